@@ -1,0 +1,17 @@
+package dev.kvbm.api;
+
+/**
+ * Base of the unchecked exceptions kvbm-java throws for failures that are not a caller's programming error:
+ * memory that could not be allocated, I/O that failed, a peer that went away.
+ */
+public class KvbmException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public KvbmException(String message) {
+        super(message);
+    }
+
+    public KvbmException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

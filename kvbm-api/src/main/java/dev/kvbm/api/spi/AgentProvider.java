@@ -1,0 +1,35 @@
+package dev.kvbm.api.spi;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Creates {@link Agent}s of one transport (in-process, UCX, ...). Found through {@link java.util.ServiceLoader};
+ * thread-safe.
+ */
+public interface AgentProvider extends BackendProvider {
+
+    /** A new agent named {@code agentName}; the caller closes it. */
+    Agent create(String agentName, Options options);
+
+    /**
+     * Settings of a new agent.
+     *
+     * @param peerTimeout how long a transfer may wait on a silent peer before its future fails
+     * @param properties  transport-specific settings, e.g. which network devices to use
+     */
+    record Options(Duration peerTimeout, Map<String, String> properties) {
+
+        /** 30 seconds to a dead peer, no transport settings. */
+        public static final Options DEFAULT = new Options(Duration.ofSeconds(30), Map.of());
+
+        public Options {
+            Objects.requireNonNull(peerTimeout, "peerTimeout");
+            if (peerTimeout.isNegative() || peerTimeout.isZero()) {
+                throw new IllegalArgumentException("peerTimeout must be positive, got " + peerTimeout);
+            }
+            properties = Map.copyOf(properties);
+        }
+    }
+}

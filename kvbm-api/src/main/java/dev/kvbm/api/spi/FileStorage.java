@@ -1,0 +1,33 @@
+package dev.kvbm.api.spi;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+
+/**
+ * Storage backed by a file (the disk tier). Its {@link #region()} is {@code [0, size)}: addresses are file offsets.
+ *
+ * <p>Reads and writes are positional and may run concurrently from several threads on disjoint ranges.
+ */
+public interface FileStorage extends Storage {
+
+    /** The file on disk. */
+    Path path();
+
+    /**
+     * Fills {@code destination} with the bytes at {@code [offset, offset + destination.byteSize())}.
+     *
+     * @throws IndexOutOfBoundsException when the range is not inside the file's region
+     * @throws IllegalStateException     when the storage is closed
+     * @throws dev.kvbm.api.KvbmException when the read fails
+     */
+    void read(long offset, MemorySegment destination);
+
+    /**
+     * Writes all of {@code source} at {@code offset}.
+     *
+     * @throws IndexOutOfBoundsException when the range is not inside the file's region
+     * @throws IllegalStateException     when the storage is closed
+     * @throws dev.kvbm.api.KvbmException when the write fails
+     */
+    void write(long offset, MemorySegment source);
+}

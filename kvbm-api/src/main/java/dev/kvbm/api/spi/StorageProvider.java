@@ -1,0 +1,40 @@
+package dev.kvbm.api.spi;
+
+import dev.kvbm.api.StorageKind;
+
+/**
+ * Allocates {@link Storage} of the kinds it supports. Found through {@link java.util.ServiceLoader}.
+ *
+ * <p>A provider counts what it has handed out and not yet seen closed, so a test can prove nothing leaked:
+ * {@link #bytesOutstanding()} and {@link #allocationsOutstanding()} return to their earlier values once every
+ * storage is closed. Implementations are thread-safe.
+ */
+public interface StorageProvider extends BackendProvider {
+
+    /** True when this provider can allocate storage of {@code kind} (for disk, any fd: a new file is opened). */
+    boolean supports(StorageKind kind);
+
+    /** The alignment used by {@link #allocate(StorageKind, long)}, e.g. the page size. */
+    long defaultAlignment();
+
+    /**
+     * Allocates {@code size} bytes whose start is a multiple of {@code alignment}.
+     *
+     * @throws IllegalArgumentException      when {@code size <= 0}, the alignment is not a power of two, or the
+     *                                       kind is not supported; the message says what would be right
+     * @throws UnsupportedOperationException when the provider is unavailable on this machine
+     * @throws dev.kvbm.api.KvbmException     when the memory or file cannot be had
+     */
+    Storage allocate(StorageKind kind, long size, long alignment);
+
+    /** Allocates {@code size} bytes at {@link #defaultAlignment()}. */
+    default Storage allocate(StorageKind kind, long size) {
+        return allocate(kind, size, defaultAlignment());
+    }
+
+    /** Bytes allocated by this provider and not yet closed. */
+    long bytesOutstanding();
+
+    /** Allocations made by this provider and not yet closed. */
+    long allocationsOutstanding();
+}

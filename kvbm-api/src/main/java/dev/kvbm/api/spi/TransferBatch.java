@@ -1,0 +1,159 @@
+package dev.kvbm.api.spi;
+
+import dev.kvbm.api.MemoryRegion;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * A list of copies from one storage to another, validated before a byte moves.
+ *
+ * <p>Construction checks, and fails with an {@link IllegalArgumentException} naming the offending pair:
+ * each pair's source and destination have the same size; each source lies inside the source storage's region
+ * and each destination inside the destination storage's; no two destinations overlap; and when source and
+ * destination are the same storage, no source overlaps any destination. Because of these rules the pairs may be
+ * copied in any order, and {@link #coalesced()} may merge neighbours.
+ *
+ * <p>Immutable; the storages it names stay owned by their allocators.
+ *
+ * @param source      storage read from
+ * @param destination storage written to
+ * @param pairs       the copies, in no particular order
+ */
+public record TransferBatch(Storage source, Storage destination, List<RegionPair> pairs) {
+
+    public TransferBatch {
+        Objects.requireNonNull(source, "source");
+        Objects.requireNonNull(destination, "destination");
+        pairs = List.copyOf(pairs);
+        MemoryRegion srcExtent = source.region();
+        MemoryRegion dstExtent = destination.region();
+        for (int i = 0; i < pairs.size(); i++) {
+            RegionPair p = pairs.get(i);
+            if (p.source().size() != p.destination().size()) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
+                        "pair %d: source %s is %d bytes but destination %s is %d bytes; each pair must copy equal sizes",
+                        i, p.source(), p.source().size(), p.destination(), p.destination().size()));
+            }
+            if (!srcExtent.contains(p.source())) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
+                        "pair %d: source %s lies outside the source storage %s %s",
+                        i, p.source(), source.kind(), srcExtent));
+            }
+            if (!dstExtent.contains(p.destination())) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
+                        "pair %d: destination %s lies outside the destination storage %s %s",
+                        i, p.destination(), destination.kind(), dstExtent));
+            }
+        }
+        Integer[] byDst = sortedBy(pairs, RegionPair::destination);
+        requireDisjoint(pairs, byDst);
+        if (source == destination) {
+            requireSourcesApartFromDestinations(pairs, byDst);
+        }
+    }
+
+    /** Total bytes the batch copies. */
+    public long totalBytes() {
+        long total = 0;
+        for (RegionPair p : pairs) {
+            total = Math.addExact(total, p.source().size());
+        }
+        return total;
+    }
+
+    /**
+     * The same copies with neighbours merged: two pairs whose sources and destinations are both adjacent become one
+     * pair. Empty pairs are dropped. The result is ordered by source address.
+     */
+    public List<RegionPair> coalesced() {
+        Integer[] bySrc = sortedBy(pairs, RegionPair::source);
+        List<RegionPair> out = new ArrayList<>(pairs.size());
+        long srcStart = 0;
+        long dstStart = 0;
+        long length = -1;
+        for (Integer index : bySrc) {
+            RegionPair p = pairs.get(index);
+            long size = p.source().size();
+            if (size == 0) {
+                continue;
+            }
+            if (length >= 0 && p.source().address() == srcStart + length && p.destination().address() == dstStart + length) {
+                length += size;
+                continue;
+            }
+            if (length >= 0) {
+                out.add(pair(srcStart, dstStart, length));
+            }
+            srcStart = p.source().address();
+            dstStart = p.destination().address();
+            length = size;
+        }
+        if (length >= 0) {
+            out.add(pair(srcStart, dstStart, length));
+        }
+        return out;
+    }
+
+    private static RegionPair pair(long src, long dst, long length) {
+        return new RegionPair(new MemoryRegion(src, length), new MemoryRegion(dst, length));
+    }
+
+    private static Integer[] sortedBy(List<RegionPair> pairs, java.util.function.Function<RegionPair, MemoryRegion> side) {
+        Integer[] order = new Integer[pairs.size()];
+        Arrays.setAll(order, i -> i);
+        Arrays.sort(order, Comparator.comparing((Integer i) -> side.apply(pairs.get(i)).address(), Long::compareUnsigned));
+        return order;
+    }
+
+    private static void requireDisjoint(List<RegionPair> pairs, Integer[] byDst) {
+        int previous = -1;
+        for (Integer index : byDst) {
+            MemoryRegion current = pairs.get(index).destination();
+            if (current.size() == 0) {
+                continue;
+            }
+            if (previous >= 0 && pairs.get(previous).destination().overlaps(current)) {
+                int a = Math.min(previous, index);
+                int b = Math.max(previous, index);
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
+                        "destinations of pair %d %s and pair %d %s overlap; destination ranges must be disjoint",
+                        a, pairs.get(a).destination(), b, pairs.get(b).destination()));
+            }
+            // Keep the pair that reaches furthest, so a long range is compared with everything it covers.
+            if (previous < 0 || Long.compareUnsigned(current.end(), pairs.get(previous).destination().end()) > 0) {
+                previous = index;
+            }
+        }
+    }
+
+    private static void requireSourcesApartFromDestinations(List<RegionPair> pairs, Integer[] byDst) {
+        Integer[] bySrc = sortedBy(pairs, RegionPair::source);
+        int d = 0;
+        for (Integer s : bySrc) {
+            MemoryRegion src = pairs.get(s).source();
+            if (src.size() == 0) {
+                continue;
+            }
+            // Destinations are disjoint and sorted, so skip those wholly before this source.
+            while (d < byDst.length && Long.compareUnsigned(pairs.get(byDst[d]).destination().end(), src.address()) <= 0) {
+                d++;
+            }
+            for (int k = d; k < byDst.length; k++) {
+                MemoryRegion dst = pairs.get(byDst[k]).destination();
+                if (Long.compareUnsigned(dst.address(), src.end()) >= 0) {
+                    break;
+                }
+                if (dst.overlaps(src)) {
+                    throw new IllegalArgumentException(String.format(Locale.ROOT,
+                            "source of pair %d %s overlaps destination of pair %d %s in the same storage;"
+                                    + " a batch must not read bytes it writes", s, src, byDst[k], dst));
+                }
+            }
+        }
+    }
+}

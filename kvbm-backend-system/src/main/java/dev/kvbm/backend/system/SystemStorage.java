@@ -1,0 +1,73 @@
+package dev.kvbm.backend.system;
+
+import dev.kvbm.api.MemoryRegion;
+import dev.kvbm.api.StorageKind;
+import dev.kvbm.api.spi.HostStorage;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Native host memory owned by its own shared arena: closing the storage frees exactly this allocation, and the
+ * JDK then refuses every access through the segment.
+ */
+final class SystemStorage implements HostStorage {
+    private final Arena arena;
+    private final MemorySegment segment;
+    private final MemoryRegion region;
+    private final StorageAccounting accounting;
+    private final Object closeLock = new Object();
+    private volatile boolean closed;
+
+    SystemStorage(Arena arena, MemorySegment segment, StorageAccounting accounting) {
+        this.arena = arena;
+        this.segment = segment;
+        this.region = new MemoryRegion(segment.address(), segment.byteSize());
+        this.accounting = accounting;
+    }
+
+    @Override
+    public StorageKind kind() {
+        return StorageKind.SYSTEM;
+    }
+
+    @Override
+    public MemoryRegion region() {
+        return region;
+    }
+
+    @Override
+    public MemorySegment segment() {
+        if (closed) {
+            throw new IllegalStateException("System storage " + region + " is closed");
+        }
+        return segment;
+    }
+
+    @Override
+    public boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public void close() {
+        synchronized (closeLock) {
+            if (closed) {
+                return;
+            }
+            try {
+                arena.close();
+            } catch (IllegalStateException e) {
+                throw new IllegalStateException("System storage " + region
+                        + " is still in use by a native call; close it after that transfer completes", e);
+            }
+            closed = true;
+            accounting.released(region.size());
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "SystemStorage" + region + (closed ? " (closed)" : "");
+    }
+}

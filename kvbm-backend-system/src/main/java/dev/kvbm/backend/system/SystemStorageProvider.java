@@ -1,0 +1,80 @@
+package dev.kvbm.backend.system;
+
+import dev.kvbm.api.KvbmException;
+import dev.kvbm.api.StorageKind;
+import dev.kvbm.api.spi.Storage;
+import dev.kvbm.api.spi.StorageProvider;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Allocates {@link StorageKind#SYSTEM} memory through {@link Arena}: zeroed, aligned to a page (4096 bytes) unless
+ * asked otherwise. Available everywhere; needs no native-access flag.
+ *
+ * <p>The JDK counts native segments against {@code -XX:MaxDirectMemorySize} (by default the maximum heap size);
+ * a host tier larger than that needs the flag raised, and an allocation past it fails with a
+ * {@link KvbmException} that says so.
+ */
+public final class SystemStorageProvider implements StorageProvider {
+
+    /** Default alignment: one page. */
+    public static final long PAGE_SIZE = 4096;
+
+    private final StorageAccounting accounting = new StorageAccounting();
+
+    @Override
+    public String name() {
+        return "system-memory";
+    }
+
+    @Override
+    public String backend() {
+        return "system";
+    }
+
+    @Override
+    public Optional<Throwable> unavailabilityCause() {
+        return Optional.empty();
+    }
+
+    @Override
+    public boolean supports(StorageKind kind) {
+        return kind.type() == StorageKind.Type.SYSTEM;
+    }
+
+    @Override
+    public long defaultAlignment() {
+        return PAGE_SIZE;
+    }
+
+    @Override
+    public Storage allocate(StorageKind kind, long size, long alignment) {
+        Allocations.check(name(), kind, supports(kind), size, alignment);
+        Arena arena = Arena.ofShared();
+        MemorySegment segment;
+        try {
+            segment = arena.allocate(size, alignment);
+        } catch (OutOfMemoryError | IllegalArgumentException e) {
+            arena.close();
+            throw new KvbmException(String.format(Locale.ROOT,
+                    "could not allocate %d bytes of System memory aligned to %d (%d bytes already outstanding from"
+                            + " this provider): %s. Free memory or raise -XX:MaxDirectMemorySize.",
+                    size, alignment, accounting.bytes(), e.getMessage()), e);
+        }
+        accounting.allocated(size);
+        return new SystemStorage(arena, segment, accounting);
+    }
+
+    @Override
+    public long bytesOutstanding() {
+        return accounting.bytes();
+    }
+
+    @Override
+    public long allocationsOutstanding() {
+        return accounting.allocations();
+    }
+}
