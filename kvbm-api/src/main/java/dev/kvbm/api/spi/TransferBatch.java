@@ -4,7 +4,6 @@ import dev.kvbm.api.MemoryRegion;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -103,10 +102,16 @@ public record TransferBatch(Storage source, Storage destination, List<RegionPair
         return new RegionPair(new MemoryRegion(src, length), new MemoryRegion(dst, length));
     }
 
+    /** Indices of {@code pairs} ordered by the unsigned address of one side; no boxing of addresses. */
     private static Integer[] sortedBy(List<RegionPair> pairs, java.util.function.Function<RegionPair, MemoryRegion> side) {
-        Integer[] order = new Integer[pairs.size()];
+        int n = pairs.size();
+        long[] addresses = new long[n];
+        for (int i = 0; i < n; i++) {
+            addresses[i] = side.apply(pairs.get(i)).address();
+        }
+        Integer[] order = new Integer[n];
         Arrays.setAll(order, i -> i);
-        Arrays.sort(order, Comparator.comparing((Integer i) -> side.apply(pairs.get(i)).address(), Long::compareUnsigned));
+        Arrays.sort(order, (a, b) -> Long.compareUnsigned(addresses[a], addresses[b]));
         return order;
     }
 

@@ -9,6 +9,7 @@ import dev.kvbm.api.spi.TransferBatch;
 import dev.kvbm.api.spi.TransferExecutor;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
@@ -20,7 +21,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Runs each batch on one of its threads: the batch's coalesced pairs are copied with {@link MemorySegment#copy}
+ * Runs each batch on its threads (a batch of {@value #PARALLEL_THRESHOLD} bytes or more is cut into byte-balanced
+ * parts, one per thread; the future completes when every part has, and fails with the first part's failure): the
+ * batch's coalesced pairs are copied with {@link MemorySegment#copy}
  * between host segments, or with positional file I/O between a host segment and a {@link FileStorage}. The
  * segments' own bounds and liveness checks guard every access, so a storage closed mid-flight fails the batch
  * with an {@link IllegalStateException} instead of touching freed memory.
@@ -29,7 +32,15 @@ final class HostCopyExecutor implements TransferExecutor {
 
     private static final AtomicInteger EXECUTORS = new AtomicInteger();
 
+    /**
+     * Batches of at least this many bytes are split across the executor's threads: one thread cannot saturate
+     * memory bandwidth, and copies below HotSpot's large-copy threshold (about 2.5 MB) pay for reading each
+     * destination line before writing it (see docs/performance.md).
+     */
+    static final long PARALLEL_THRESHOLD = 8L << 20;
+
     private final String name;
+    private final int threads;
     private final ExecutorService pool;
 
     HostCopyExecutor(String name, int threads) {
@@ -37,6 +48,7 @@ final class HostCopyExecutor implements TransferExecutor {
             throw new IllegalArgumentException("copy threads must be >= 1, got " + threads);
         }
         this.name = name;
+        this.threads = threads;
         int id = EXECUTORS.incrementAndGet();
         AtomicInteger count = new AtomicInteger();
         ThreadFactory factory = r -> {
@@ -67,6 +79,9 @@ final class HostCopyExecutor implements TransferExecutor {
 
     @Override
     public CompletableFuture<Void> execute(TransferBatch batch) {
+        if (pool.isShutdown()) {
+            throw new IllegalStateException("executor " + name + " is closed");
+        }
         Storage src = batch.source();
         Storage dst = batch.destination();
         if (!supports(src.kind(), dst.kind())) {
@@ -75,23 +90,91 @@ final class HostCopyExecutor implements TransferExecutor {
                             + " Device memory is copied by the CUDA backend (kvbm-backend-cuda)",
                     name, src.kind(), dst.kind()));
         }
-        Runnable copy = plan(src, dst, batch);
-        try {
-            return CompletableFuture.runAsync(copy, pool);
-        } catch (RejectedExecutionException e) {
-            throw new IllegalStateException("executor " + name + " is closed", e);
+        List<RegionPair> pairs = batch.coalesced();
+        List<List<RegionPair>> parts = partition(pairs, batch.totalBytes() >= PARALLEL_THRESHOLD ? threads : 1);
+        List<Runnable> copies = new ArrayList<>(parts.size());
+        for (List<RegionPair> part : parts) {
+            copies.add(plan(src, dst, part));
         }
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        AtomicInteger remaining = new AtomicInteger(copies.size());
+        if (copies.isEmpty()) {
+            done.complete(null);
+            return done;
+        }
+        int submitted = 0;
+        try {
+            for (Runnable copy : copies) {
+                pool.execute(() -> {
+                    try {
+                        copy.run();
+                        if (remaining.decrementAndGet() == 0) {
+                            done.complete(null);
+                        }
+                    } catch (Throwable t) {
+                        // The first failure decides; the other parts finish their copies but cannot complete it.
+                        done.completeExceptionally(t);
+                    }
+                });
+                submitted++;
+            }
+        } catch (RejectedExecutionException e) {
+            IllegalStateException closed = new IllegalStateException("executor " + name + " is closed", e);
+            if (submitted == 0) {
+                throw closed;
+            }
+            done.completeExceptionally(closed);
+        }
+        return done;
     }
 
-    private static Runnable plan(Storage src, Storage dst, TransferBatch batch) {
+    /**
+     * Cuts {@code pairs} into at most {@code parts} lists of nearly equal byte counts, splitting a pair where a
+     * boundary falls inside it. Together the lists copy exactly the bytes of {@code pairs}.
+     */
+    static List<List<RegionPair>> partition(List<RegionPair> pairs, int parts) {
+        long total = 0;
+        for (RegionPair p : pairs) {
+            total += p.source().size();
+        }
+        if (parts <= 1 || total == 0) {
+            return pairs.isEmpty() ? List.of() : List.of(pairs);
+        }
+        long share = (total + parts - 1) / parts;
+        List<List<RegionPair>> out = new ArrayList<>(parts);
+        List<RegionPair> current = new ArrayList<>();
+        long room = share;
+        for (RegionPair p : pairs) {
+            long offset = 0;
+            long size = p.source().size();
+            while (offset < size) {
+                long take = Math.min(room, size - offset);
+                current.add(take == size ? p : new RegionPair(p.source().slice(offset, take),
+                        p.destination().slice(offset, take)));
+                offset += take;
+                room -= take;
+                if (room == 0) {
+                    out.add(current);
+                    current = new ArrayList<>();
+                    room = share;
+                }
+            }
+        }
+        if (!current.isEmpty()) {
+            out.add(current);
+        }
+        return out;
+    }
+
+    private static Runnable plan(Storage src, Storage dst, List<RegionPair> pairs) {
         if (src instanceof HostStorage s && dst instanceof HostStorage d) {
-            return () -> hostToHost(s, d, batch.coalesced());
+            return () -> hostToHost(s, d, pairs);
         }
         if (src instanceof HostStorage s && dst instanceof FileStorage d) {
-            return () -> hostToFile(s, d, batch.coalesced());
+            return () -> hostToFile(s, d, pairs);
         }
         if (src instanceof FileStorage s && dst instanceof HostStorage d) {
-            return () -> fileToHost(s, d, batch.coalesced());
+            return () -> fileToHost(s, d, pairs);
         }
         throw new IllegalArgumentException(String.format(Locale.ROOT,
                 "cannot copy %s (%s) -> %s (%s): host storage must implement HostStorage and disk storage FileStorage",

@@ -14,9 +14,9 @@ import java.util.Optional;
  * Allocates {@link StorageKind#SYSTEM} memory through {@link Arena}: zeroed, aligned to a page (4096 bytes) unless
  * asked otherwise. Available everywhere; needs no native-access flag.
  *
- * <p>The JDK counts native segments against {@code -XX:MaxDirectMemorySize} (by default the maximum heap size);
- * a host tier larger than that needs the flag raised, and an allocation past it fails with a
- * {@link KvbmException} that says so.
+ * <p>Arena memory is not limited by {@code -XX:MaxDirectMemorySize}; only the operating system bounds it. An
+ * allocation the system refuses fails with a {@link KvbmException} saying how much was asked and how much this
+ * provider already holds.
  */
 public final class SystemStorageProvider implements StorageProvider {
 
@@ -61,7 +61,7 @@ public final class SystemStorageProvider implements StorageProvider {
             arena.close();
             throw new KvbmException(String.format(Locale.ROOT,
                     "could not allocate %d bytes of System memory aligned to %d (%d bytes already outstanding from"
-                            + " this provider): %s. Free memory or raise -XX:MaxDirectMemorySize.",
+                            + " this provider): %s",
                     size, alignment, accounting.bytes(), e.getMessage()), e);
         }
         accounting.allocated(size);

@@ -94,9 +94,10 @@ class HostCopyExecutorTest {
     @Test
     void copiesExactlyTheRequestedBytesAndNothingElse() throws Exception {
         Random r = new Random(1234);
-        for (int[] shape : new int[][] {{2000, 37}, {3, 200_000}, {500, 4096}}) {
-            try (HostStorage src = (HostStorage) memory.allocate(StorageKind.SYSTEM, 4L << 20);
-                 HostStorage dst = (HostStorage) memory.allocate(StorageKind.SYSTEM, 4L << 20)) {
+        // Many small pairs, few large ones, and one batch above the parallel threshold (split across threads).
+        for (int[] shape : new int[][] {{2000, 37}, {3, 200_000}, {500, 4096}, {400, 80_000}}) {
+            try (HostStorage src = (HostStorage) memory.allocate(StorageKind.SYSTEM, 40L << 20);
+                 HostStorage dst = (HostStorage) memory.allocate(StorageKind.SYSTEM, 40L << 20)) {
                 fill(src, r.nextLong());
                 fill(dst, r.nextLong());
                 byte[] before = dst.segment().toArray(ValueLayout.JAVA_BYTE);
@@ -106,6 +107,28 @@ class HostCopyExecutorTest {
                 assertCopiedExactly(src, dst, before, pairs);
             }
         }
+    }
+
+    @Test
+    void partitionBalancesBytesAndCoversEveryByteOnce() {
+        List<RegionPair> pairs = List.of(
+                new RegionPair(new MemoryRegion(0, 10), new MemoryRegion(1000, 10)),
+                new RegionPair(new MemoryRegion(100, 25), new MemoryRegion(2000, 25)),
+                new RegionPair(new MemoryRegion(200, 5), new MemoryRegion(3000, 5)));
+        List<List<RegionPair>> parts = HostCopyExecutor.partition(pairs, 4);
+        assertThat(parts).hasSize(4);
+        assertThat(parts).extracting(p -> p.stream().mapToLong(x -> x.source().size()).sum())
+                .containsExactly(10L, 10L, 10L, 10L);
+        // The middle pair is cut where the shares end, on both sides at the same offsets.
+        assertThat(parts.get(1)).containsExactly(
+                new RegionPair(new MemoryRegion(100, 10), new MemoryRegion(2000, 10)));
+        assertThat(parts.get(2)).containsExactly(
+                new RegionPair(new MemoryRegion(110, 10), new MemoryRegion(2010, 10)));
+        assertThat(parts.get(3)).containsExactly(
+                new RegionPair(new MemoryRegion(120, 5), new MemoryRegion(2020, 5)),
+                new RegionPair(new MemoryRegion(200, 5), new MemoryRegion(3000, 5)));
+        assertThat(HostCopyExecutor.partition(pairs, 1)).containsExactly(pairs);
+        assertThat(HostCopyExecutor.partition(List.of(), 3)).isEmpty();
     }
 
     @Test
