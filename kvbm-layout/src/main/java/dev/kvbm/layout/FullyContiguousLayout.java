@@ -41,9 +41,7 @@ public final class FullyContiguousLayout implements Layout {
 
     @Override
     public MemoryRegion memoryRegion(int block, int layer, int outer) {
-        Checks.index("block", block, config.numBlocks(), "numBlocks");
-        Checks.index("layer", layer, config.numLayers(), "numLayers");
-        Checks.index("outer", outer, config.outerDim(), "outerDim");
+        Checks.coordinate(config, block, layer, outer);
         long address = region.address() + block * blockStride + layer * layerStride + outer * regionSize;
         return new MemoryRegion(address, regionSize);
     }

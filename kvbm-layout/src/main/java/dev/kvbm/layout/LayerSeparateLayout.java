@@ -73,9 +73,7 @@ public final class LayerSeparateLayout implements Layout {
 
     @Override
     public MemoryRegion memoryRegion(int block, int layer, int outer) {
-        Checks.index("block", block, config.numBlocks(), "numBlocks");
-        Checks.index("layer", layer, config.numLayers(), "numLayers");
-        Checks.index("outer", outer, config.outerDim(), "outerDim");
+        Checks.coordinate(config, block, layer, outer);
         return new MemoryRegion(layerBases[layer] + block * blockStride + outer * outerStride, regionSize);
     }
 

@@ -57,23 +57,26 @@ final class DiskStorage implements FileStorage {
 
     @Override
     public void read(long offset, MemorySegment destination) {
-        checkRange("read", offset, destination.byteSize());
-        lock.readLock().lock();
-        try {
-            ensureOpen();
-            PosixFiles.readFully(fd, path, offset, destination);
-        } finally {
-            lock.readLock().unlock();
-        }
+        positional("read", offset, destination, PosixFiles::readFully);
     }
 
     @Override
     public void write(long offset, MemorySegment source) {
-        checkRange("write", offset, source.byteSize());
+        positional("write", offset, source, PosixFiles::writeFully);
+    }
+
+    /** The I/O calls of {@link PosixFiles}: (fd, path, offset, buffer). */
+    private interface PositionalIo {
+        void run(int fd, Path path, long offset, MemorySegment buffer);
+    }
+
+    /** Runs one positional read or write under the read lock, so close cannot recycle the fd under it. */
+    private void positional(String op, long offset, MemorySegment buffer, PositionalIo io) {
+        checkRange(op, offset, buffer.byteSize());
         lock.readLock().lock();
         try {
             ensureOpen();
-            PosixFiles.writeFully(fd, path, offset, source);
+            io.run(fd, path, offset, buffer);
         } finally {
             lock.readLock().unlock();
         }
