@@ -22,6 +22,10 @@ class LayoutMathTest {
     private static final LayoutConfig ANCHOR = LayoutConfig.builder().numBlocks(2).numLayers(2).outerDim(2)
             .pageSize(16).innerDim(128).dtypeWidthBytes(2).build();
 
+    /** One region per anchor layer, each exactly 4 regions (2 blocks x outer 2) long. */
+    private static final List<MemoryRegion> TWO_LAYERS =
+            List.of(new MemoryRegion(BASE, 4 * R), new MemoryRegion(0x100000, 4 * R));
+
     @Test
     void fullyContiguousMatchesTheAnchor() {
         Layout l = Layouts.fullyContiguous(ANCHOR, new MemoryRegion(BASE, 8 * R));
@@ -38,8 +42,7 @@ class LayoutMathTest {
 
     @Test
     void layerSeparateBlockFirstMatchesTheAnchor() {
-        List<MemoryRegion> layers = List.of(new MemoryRegion(BASE, 4 * R), new MemoryRegion(0x100000, 4 * R));
-        Layout l = Layouts.layerSeparate(ANCHOR, BlockDimension.BLOCK_IS_FIRST_DIM, layers);
+        Layout l = Layouts.layerSeparate(ANCHOR, BlockDimension.BLOCK_IS_FIRST_DIM, TWO_LAYERS);
         // [blocks, outer, page, inner]: outer stride R, block stride 2R.
         assertThat(l.memoryRegion(0, 0, 1).address()).isEqualTo(BASE + R);
         assertThat(l.memoryRegion(1, 0, 0).address()).isEqualTo(BASE + 2 * R);
@@ -51,8 +54,7 @@ class LayoutMathTest {
 
     @Test
     void layerSeparateBlockSecondMatchesTheAnchor() {
-        List<MemoryRegion> layers = List.of(new MemoryRegion(BASE, 4 * R), new MemoryRegion(0x100000, 4 * R));
-        Layout l = Layouts.layerSeparate(ANCHOR, BlockDimension.BLOCK_IS_SECOND_DIM, layers);
+        Layout l = Layouts.layerSeparate(ANCHOR, BlockDimension.BLOCK_IS_SECOND_DIM, TWO_LAYERS);
         // [outer, blocks, page, inner]: block stride R, outer stride R * numBlocks.
         assertThat(l.memoryRegion(1, 0, 0).address()).isEqualTo(BASE + R);
         assertThat(l.memoryRegion(0, 0, 1).address()).isEqualTo(BASE + 2 * R);
@@ -83,8 +85,7 @@ class LayoutMathTest {
                 .hasMessage("layer -1 out of range: must be 0..1 (numLayers=2)");
         assertThatThrownBy(() -> l.memoryRegion(0, 0, 2)).isInstanceOf(IndexOutOfBoundsException.class)
                 .hasMessage("outer 2 out of range: must be 0..1 (outerDim=2)");
-        Layout s = Layouts.layerSeparate(ANCHOR, BlockDimension.BLOCK_IS_SECOND_DIM,
-                List.of(new MemoryRegion(BASE, 4 * R), new MemoryRegion(0x100000, 4 * R)));
+        Layout s = Layouts.layerSeparate(ANCHOR, BlockDimension.BLOCK_IS_SECOND_DIM, TWO_LAYERS);
         assertThatThrownBy(() -> s.memoryRegion(5, 0, 0)).hasMessageContaining("block 5 out of range");
     }
 
