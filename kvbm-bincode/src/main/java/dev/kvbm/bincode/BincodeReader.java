@@ -112,12 +112,7 @@ public final class BincodeReader {
     }
 
     public boolean readBool() {
-        int at = position;
-        int b = readU8();
-        if (b > 1) {
-            throw new BincodeException(at, "bool byte " + b + " is neither 0 nor 1");
-        }
-        return b == 1;
+        return readZeroOrOne("bool byte %d is neither 0 nor 1");
     }
 
     public float readF32() {
@@ -183,12 +178,17 @@ public final class BincodeReader {
 
     /** An {@code Option}'s tag: true for Some. */
     public boolean readOptionTag() {
+        return readZeroOrOne("Option tag %d is neither 0 (None) nor 1 (Some)");
+    }
+
+    /** One byte that must be 0 or 1; {@code error} formats the offending value. */
+    private boolean readZeroOrOne(String error) {
         int at = position;
-        int tag = readU8();
-        if (tag > 1) {
-            throw new BincodeException(at, "Option tag " + tag + " is neither 0 (None) nor 1 (Some)");
+        int b = readU8();
+        if (b > 1) {
+            throw new BincodeException(at, String.format(Locale.ROOT, error, b));
         }
-        return tag == 1;
+        return b == 1;
     }
 
     private long readVarint(int targetBits, String what) {
