@@ -1,7 +1,8 @@
 /**
  * The system backend: host memory ({@code StorageKind.SYSTEM}) allocated through {@code java.lang.foreign}, the
- * disk tier as real preallocated files, and an executor that copies host↔host and host↔disk. Depends on
- * {@code dev.kvbm.api} only. The disk tier needs {@code --enable-native-access=dev.kvbm.backend.system}.
+ * disk tier as real preallocated files, an executor that copies host↔host and host↔disk, and the {@code local}
+ * agent for workers sharing one JVM. Depends on {@code dev.kvbm.api} only. The disk tier and the local agent need
+ * {@code --enable-native-access=dev.kvbm.backend.system}.
  */
 module dev.kvbm.backend.system {
     requires dev.kvbm.api;
@@ -11,4 +12,6 @@ module dev.kvbm.backend.system {
             dev.kvbm.backend.system.DiskStorageProvider;
     provides dev.kvbm.api.spi.TransferExecutorProvider with
             dev.kvbm.backend.system.HostCopyExecutorProvider;
+    provides dev.kvbm.api.spi.AgentProvider with
+            dev.kvbm.backend.system.LocalAgentProvider;
 }

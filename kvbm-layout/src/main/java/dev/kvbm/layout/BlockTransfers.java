@@ -15,7 +15,8 @@ import java.util.Locale;
  * <p>Whole blocks between two FullyContiguous layouts become one pair per block; every other combination (or a
  * layer range) becomes one pair per (block, layer, outer), which the batch's coalescing merges where both sides
  * are adjacent. Validation happens before any pair is produced: equal list lengths, ids in range, no destination
- * block named twice, and layouts whose layers, outer dimension and region size agree.
+ * block named twice, within one layout no block both read and written, and layouts whose layers, outer dimension
+ * and region size agree.
  */
 public final class BlockTransfers {
 
@@ -89,6 +90,17 @@ public final class BlockTransfers {
                                 + " written once per transfer", dstBlocks[i], previous, i));
             }
             firstSeenAt[dstBlocks[i]] = i;
+        }
+        if (unwrap(src) == unwrap(dst)) {
+            for (int i = 0; i < srcBlocks.length; i++) {
+                int at = firstSeenAt[srcBlocks[i]];
+                if (at >= 0) {
+                    throw new IllegalArgumentException(String.format(Locale.ROOT,
+                            "block %d is read (source position %d) and written (destination position %d) by a"
+                                    + " transfer within one layout; source and destination blocks must be apart",
+                            srcBlocks[i], i, at));
+                }
+            }
         }
     }
 

@@ -63,6 +63,14 @@ public final class OwnedLayout implements Layout, AutoCloseable {
         return layout.regions();
     }
 
+    /**
+     * This layout's descriptor for peers: its storage kind, and the memory type and device that {@code agentName}
+     * registers the storage as.
+     */
+    public LayoutDescriptor toDescriptor(String agentName) {
+        return LayoutDescriptor.of(layout, kind(), NixlMetadata.of(agentName, kind()));
+    }
+
     /** Frees the storage; idempotent. */
     @Override
     public void close() {

@@ -14,8 +14,17 @@ class ArchitectureTest {
 
     @Test
     void layoutDependsOnTheApiOnly() {
-        classes().should().onlyDependOnClassesThat().resideInAnyPackage("java..", "dev.kvbm.api..", "dev.kvbm.layout..")
+        classes().should().onlyDependOnClassesThat().resideInAnyPackage("java..", "dev.kvbm.api..", "dev.kvbm.layout..",
+                        "com.fasterxml.jackson..")
                 .because("layouts are address math over the API; backends are found, never linked")
+                .check(MAIN);
+    }
+
+    @Test
+    void onlyTheJsonFormUsesJackson() {
+        classes().that().doNotHaveSimpleName("LayoutDescriptorJson").should().onlyDependOnClassesThat()
+                .resideInAnyPackage("java..", "dev.kvbm.api..", "dev.kvbm.layout..")
+                .because("Jackson is a detail of the human-readable form, not of the address math")
                 .check(MAIN);
     }
 

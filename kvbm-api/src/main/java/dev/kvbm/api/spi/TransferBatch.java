@@ -2,7 +2,6 @@ package dev.kvbm.api.spi;
 
 import dev.kvbm.api.MemoryRegion;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -66,40 +65,10 @@ public record TransferBatch(Storage source, Storage destination, List<RegionPair
     }
 
     /**
-     * The same copies with neighbours merged: two pairs whose sources and destinations are both adjacent become one
-     * pair. Empty pairs are dropped. The result is ordered by source address.
+     * The same copies with neighbours merged ({@link RegionPair#coalesce}).
      */
     public List<RegionPair> coalesced() {
-        Integer[] bySrc = sortedBy(pairs, RegionPair::source);
-        List<RegionPair> out = new ArrayList<>(pairs.size());
-        long srcStart = 0;
-        long dstStart = 0;
-        long length = -1;
-        for (Integer index : bySrc) {
-            RegionPair p = pairs.get(index);
-            long size = p.source().size();
-            if (size == 0) {
-                continue;
-            }
-            if (length >= 0 && p.source().address() == srcStart + length && p.destination().address() == dstStart + length) {
-                length += size;
-                continue;
-            }
-            if (length >= 0) {
-                out.add(pair(srcStart, dstStart, length));
-            }
-            srcStart = p.source().address();
-            dstStart = p.destination().address();
-            length = size;
-        }
-        if (length >= 0) {
-            out.add(pair(srcStart, dstStart, length));
-        }
-        return out;
-    }
-
-    private static RegionPair pair(long src, long dst, long length) {
-        return new RegionPair(new MemoryRegion(src, length), new MemoryRegion(dst, length));
+        return RegionPair.coalesce(pairs);
     }
 
     /** Indices of {@code pairs} ordered by the unsigned address of one side; no boxing of addresses. */

@@ -1,0 +1,18 @@
+package dev.kvbm.api;
+
+/**
+ * Metadata that cannot be accepted: bytes or descriptors from another worker (or a file) that are malformed, of an
+ * unsupported version, or that describe memory inconsistent with their own configuration. Decoders throw nothing
+ * else for bad input, so a caller that handles this exception has handled every malformed message.
+ */
+public class InvalidMetadataException extends KvbmException {
+    private static final long serialVersionUID = 1L;
+
+    public InvalidMetadataException(String message) {
+        super(message);
+    }
+
+    public InvalidMetadataException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

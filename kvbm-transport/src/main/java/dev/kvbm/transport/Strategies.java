@@ -1,0 +1,42 @@
+package dev.kvbm.transport;
+
+import dev.kvbm.api.StorageKind;
+
+import java.util.Locale;
+
+/**
+ * ARCHITECTURE.md's transfer strategy table, as the words of an error: for a pair of local storage kinds that no
+ * installed executor copies, which backend module would, and how.
+ */
+final class Strategies {
+
+    private Strategies() {
+    }
+
+    /** The message for a local copy {@code source → destination} that no available executor provider supports. */
+    static String noExecutor(StorageKind source, StorageKind destination) {
+        StorageKind.Type s = source.type();
+        StorageKind.Type d = destination.type();
+        String how;
+        if (s == StorageKind.Type.DISK && d == StorageKind.Type.DISK) {
+            how = "no backend copies file to file directly; pass TransferOptions.bounceBuffer with blocks of a System"
+                    + " or Pinned layout (kvbm-backend-system copies each hop)";
+        } else if ((s == StorageKind.Type.DEVICE && d == StorageKind.Type.DISK)
+                || (s == StorageKind.Type.DISK && d == StorageKind.Type.DEVICE)) {
+            how = "Device<->Disk moves in two hops through a Pinned bounce buffer (TransferOptions.bounceBuffer):"
+                    + " kvbm-backend-cuda copies Device<->Pinned and kvbm-backend-system copies Pinned<->Disk";
+        } else if (s == StorageKind.Type.DEVICE || d == StorageKind.Type.DEVICE) {
+            how = "kvbm-backend-cuda copies to and from GPU memory; add it to the module path on a machine with a"
+                    + " CUDA driver";
+        } else {
+            how = "kvbm-backend-system copies host<->host and host<->disk; add it to the module path";
+        }
+        return String.format(Locale.ROOT, "no available executor copies %s -> %s: %s", source, destination, how);
+    }
+
+    /** The message for a transfer that needs an agent when this manager has none. */
+    static String noAgent(String what) {
+        return what + " needs a transfer agent, and this TransportManager has none: add kvbm-backend-system (agent"
+                + " 'local', workers in one JVM) or kvbm-backend-nixl (UCX, across processes) to the module path";
+    }
+}
