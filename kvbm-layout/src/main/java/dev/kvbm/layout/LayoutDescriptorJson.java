@@ -99,7 +99,7 @@ public final class LayoutDescriptorJson {
         } catch (JsonProcessingException e) {
             throw new InvalidMetadataException("layout descriptor is not valid JSON: " + e.getOriginalMessage(), e);
         }
-        if (root == null) {
+        if (root == null || root.isMissingNode()) {
             throw new InvalidMetadataException("layout descriptor JSON is empty");
         }
         long version = u64(field(root, "version", ""), "version", 0xFFFF_FFFFL);

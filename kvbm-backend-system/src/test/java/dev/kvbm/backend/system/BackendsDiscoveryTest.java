@@ -26,6 +26,8 @@ class BackendsDiscoveryTest {
         assertThat(backends.storageProviders()).extracting(BackendProvider::name)
                 .containsExactly("system-disk", "system-memory");
         assertThat(backends.executorProviders()).extracting(BackendProvider::name).containsExactly("system-copy");
+        assertThat(backends.agentProviders()).extracting(BackendProvider::name).containsExactly("local");
+        assertThat(backends.agentProvider("local")).isInstanceOf(LocalAgentProvider.class);
         assertThat(backends.storageProvider(StorageKind.SYSTEM)).isInstanceOf(SystemStorageProvider.class);
         assertThat(backends.storageProvider(StorageKind.disk(0))).isInstanceOf(DiskStorageProvider.class);
         assertThat(backends.executorProvider(StorageKind.SYSTEM, StorageKind.disk(0)).name()).isEqualTo("system-copy");
