@@ -1,0 +1,261 @@
+package dev.kvbm.tck;
+
+import dev.kvbm.api.StorageKind;
+import dev.kvbm.api.spi.FileStorage;
+import dev.kvbm.api.spi.HostStorage;
+import dev.kvbm.api.spi.Storage;
+import dev.kvbm.api.spi.StorageProvider;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Rules 1.x of docs/tck-spec.md for a {@link StorageProvider}: a backend's test extends this class and says which
+ * provider and which storage kind to verify. Capabilities are declared by overriding the methods below; a rule that
+ * needs more than is declared is skipped with the reason.
+ *
+ * <pre>{@code
+ * class MyStorageConformanceTest extends StorageVerification {
+ *     protected StorageProvider provider() { return new MyProvider(); }
+ *     protected StorageKind kind() { return StorageKind.SYSTEM; }
+ * }
+ * }</pre>
+ */
+public abstract class StorageVerification {
+
+    /** The provider under test; may return the same instance every time. */
+    protected abstract StorageProvider provider();
+
+    /** The kind of storage to allocate. */
+    protected abstract StorageKind kind();
+
+    /** Largest alignment the provider promises to honour (default 4096). */
+    protected long maxAlignment() {
+        return 4096;
+    }
+
+    /** Bytes of the largest single allocation the backend declares it supports; 0 (default) declares none. */
+    protected long largestAllocation() {
+        return 0;
+    }
+
+    /** Writes bytes into a storage; override for storage the CPU cannot reach. */
+    protected void write(Storage storage, long offset, byte[] bytes) {
+        Bytes.write(storage, offset, bytes);
+    }
+
+    /** Reads bytes from a storage; override for storage the CPU cannot reach. */
+    protected byte[] read(Storage storage, long offset, int length) {
+        return Bytes.read(storage, offset, length);
+    }
+
+    private StorageProvider available() {
+        StorageProvider p = provider();
+        assumeTrue(p.isAvailable(), () -> "provider " + p.name() + " is unavailable: "
+                + p.unavailabilityCause().map(Throwable::getMessage).orElse("?"));
+        assumeTrue(p.supports(kind()), () -> "provider " + p.name() + " does not support " + kind());
+        return p;
+    }
+
+    @Test
+    public void required_1_1_allocationHonoursSizeAndAlignment() {
+        StorageProvider p = available();
+        long[] sizes = {1, 7, 4097, (1 << 20) + 3};
+        List<Long> alignments = new ArrayList<>(List.of(1L, 8L, 64L, 4096L));
+        alignments.removeIf(a -> a > maxAlignment());
+        alignments.add(maxAlignment());
+        for (long size : sizes) {
+            for (long alignment : alignments) {
+                try (Storage s = p.allocate(kind(), size, alignment)) {
+                    assertEquals(size, s.size(), String.format(Locale.ROOT,
+                            "allocate(%s, %d, %d) returned %d bytes; the storage must be exactly the requested size",
+                            kind(), size, alignment, s.size()));
+                    assertEquals(0, Long.remainderUnsigned(s.region().address(), alignment), String.format(Locale.ROOT,
+                            "allocate(%s, %d, %d) returned address 0x%x, which is not a multiple of %d",
+                            kind(), size, alignment, s.region().address(), alignment));
+                    assertEquals(kind().type(), s.kind().type(), "the storage reports kind " + s.kind()
+                            + " but " + kind() + " was requested");
+                }
+            }
+        }
+    }
+
+    @Test
+    public void required_1_2_nonPositiveSizesAreRejected() {
+        StorageProvider p = available();
+        long count = p.allocationsOutstanding();
+        for (long size : new long[] {0, -1, Long.MIN_VALUE}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> p.allocate(kind(), size, 64).close(),
+                    "allocate(" + kind() + ", " + size + ") must throw IllegalArgumentException");
+            assertTrue(e.getMessage() != null && e.getMessage().contains(Long.toString(size)),
+                    "the message must name the rejected size " + size + ", was: " + e.getMessage());
+        }
+        assertEquals(count, p.allocationsOutstanding(), "a rejected allocation must not be counted as outstanding");
+    }
+
+    @Test
+    public void required_1_3_alignmentThatIsNotAPowerOfTwoIsRejected() {
+        StorageProvider p = available();
+        for (long alignment : new long[] {0, 3, 48, -64}) {
+            assertThrows(IllegalArgumentException.class, () -> p.allocate(kind(), 64, alignment).close(),
+                    "allocate with alignment " + alignment + " must throw IllegalArgumentException");
+        }
+    }
+
+    @Test
+    public void required_1_4_closeIsIdempotent() {
+        StorageProvider p = available();
+        long bytes = p.bytesOutstanding();
+        long count = p.allocationsOutstanding();
+        Storage s = p.allocate(kind(), 8192, 64);
+        s.close();
+        try {
+            s.close();
+            s.close();
+        } catch (RuntimeException e) {
+            fail("a second close() must do nothing, but it threw " + e, e);
+        }
+        assertEquals(bytes, p.bytesOutstanding(), "bytes outstanding changed after closing one storage three times");
+        assertEquals(count, p.allocationsOutstanding(),
+                "allocations outstanding changed after closing one storage three times");
+    }
+
+    @Test
+    public void required_1_5_useAfterCloseThrowsIllegalState() {
+        StorageProvider p = available();
+        Storage s = p.allocate(kind(), 4096, 64);
+        MemorySegment earlier = s instanceof HostStorage h ? h.segment() : null;
+        s.close();
+        assertTrue(s.isClosed(), "isClosed() must be true after close()");
+        switch (s) {
+            case HostStorage h -> {
+                assertThrows(IllegalStateException.class, h::segment, "segment() after close must throw");
+                assertThrows(IllegalStateException.class, () -> earlier.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0),
+                        "a segment obtained before close must refuse access after close");
+            }
+            case FileStorage f -> {
+                try (var arena = java.lang.foreign.Arena.ofConfined()) {
+                    MemorySegment buffer = arena.allocate(16);
+                    assertThrows(IllegalStateException.class, () -> f.read(0, buffer), "read after close must throw");
+                    assertThrows(IllegalStateException.class, () -> f.write(0, buffer), "write after close must throw");
+                }
+            }
+            default -> {
+                // Other storage exposes no accessor of its own; executors must refuse it (rule 2.5).
+            }
+        }
+    }
+
+    @Test
+    public void required_1_6_accountingReturnsToZeroAfterClose() {
+        StorageProvider p = available();
+        long bytes = p.bytesOutstanding();
+        long count = p.allocationsOutstanding();
+        List<Storage> storages = new ArrayList<>();
+        long total = 0;
+        for (int i = 1; i <= 5; i++) {
+            storages.add(p.allocate(kind(), i * 1000L, 64));
+            total += i * 1000L;
+        }
+        assertEquals(bytes + total, p.bytesOutstanding(), "bytesOutstanding must count every open allocation");
+        assertEquals(count + 5, p.allocationsOutstanding(), "allocationsOutstanding must count every open allocation");
+        storages.forEach(Storage::close);
+        assertEquals(bytes, p.bytesOutstanding(), "bytes outstanding must return to where they were after close");
+        assertEquals(count, p.allocationsOutstanding(), "allocations outstanding must return after close");
+    }
+
+    @Test
+    public void required_1_7_allocateAndCloseFromEightThreadsAtOnce() throws Exception {
+        StorageProvider p = available();
+        long bytes = p.bytesOutstanding();
+        int threads = 8;
+        int perThread = 200;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        CountDownLatch start = new CountDownLatch(1);
+        try {
+            List<Future<Void>> done = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int seed = t;
+                done.add(pool.submit((Callable<Void>) () -> {
+                    SplittableRandom random = new SplittableRandom(seed);
+                    start.await();
+                    List<Storage> open = new ArrayList<>();
+                    for (int i = 0; i < perThread; i++) {
+                        open.add(p.allocate(kind(), 1 + random.nextInt(64 * 1024), 64));
+                        if (open.size() > 4 || random.nextBoolean()) {
+                            open.remove(random.nextInt(open.size())).close();
+                        }
+                    }
+                    open.forEach(Storage::close);
+                    return null;
+                }));
+            }
+            start.countDown();
+            for (Future<Void> f : done) {
+                f.get(2, TimeUnit.MINUTES);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals(bytes, p.bytesOutstanding(), "after 8 threads allocated and closed concurrently, "
+                + (p.bytesOutstanding() - bytes) + " bytes are still counted as outstanding");
+    }
+
+    @Test
+    public void required_1_8_bytesWrittenAreReadBack() {
+        StorageProvider p = available();
+        SplittableRandom random = new SplittableRandom(18);
+        try (Storage s = p.allocate(kind(), 256 * 1024 + 13, 64)) {
+            byte[] bytes = Bytes.random(random, (int) s.size());
+            write(s, 0, bytes);
+            byte[] back = read(s, 0, bytes.length);
+            int at = java.util.Arrays.mismatch(bytes, back);
+            assertEquals(-1, at, "byte " + at + " read back differs from what was written");
+            byte[] piece = Bytes.random(random, 1001);
+            write(s, 4099, piece);
+            assertEquals(-1, java.util.Arrays.mismatch(piece, read(s, 4099, piece.length)),
+                    "an unaligned write of 1001 bytes at offset 4099 did not read back");
+        }
+    }
+
+    @Test
+    public void required_1_9_unsupportedKindIsRejected() {
+        StorageProvider p = available();
+        StorageKind other = java.util.stream.Stream.of(StorageKind.SYSTEM, StorageKind.PINNED, StorageKind.device(0),
+                StorageKind.disk(0)).filter(k -> !p.supports(k)).findFirst().orElse(null);
+        assumeTrue(other != null, "the provider supports every kind, so there is no kind to reject");
+        assertThrows(IllegalArgumentException.class, () -> p.allocate(other, 64, 64).close(),
+                "allocate(" + other + ") must throw IllegalArgumentException when supports(" + other + ") is false");
+    }
+
+    @Test
+    public void optional_1_10_largestDeclaredAllocationSucceeds() {
+        StorageProvider p = available();
+        long largest = largestAllocation();
+        assumeTrue(largest > 0, "the backend declares no largest allocation (override largestAllocation())");
+        try (Storage s = p.allocate(kind(), largest, p.defaultAlignment())) {
+            assertEquals(largest, s.size());
+            byte[] tail = {1, 2, 3, 4, 5, 6, 7, 8};
+            write(s, largest - tail.length, tail);
+            assertEquals(-1, java.util.Arrays.mismatch(tail, read(s, largest - tail.length, tail.length)),
+                    "the last bytes of the largest allocation did not read back");
+        }
+    }
+}

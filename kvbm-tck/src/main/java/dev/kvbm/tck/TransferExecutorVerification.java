@@ -1,0 +1,236 @@
+package dev.kvbm.tck;
+
+import dev.kvbm.api.MemoryRegion;
+import dev.kvbm.api.StorageKind;
+import dev.kvbm.api.spi.RegionPair;
+import dev.kvbm.api.spi.Storage;
+import dev.kvbm.api.spi.StorageProvider;
+import dev.kvbm.api.spi.TransferBatch;
+import dev.kvbm.api.spi.TransferExecutor;
+import dev.kvbm.api.spi.TransferExecutorProvider;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Rules 2.x of docs/tck-spec.md for a {@link TransferExecutorProvider} copying {@link #sourceKind()} to
+ * {@link #destinationKind()}. Storage for both ends comes from {@link #sourceProvider()} and
+ * {@link #destinationProvider()}; the kit fills them with seeded random bytes and checks every byte afterwards,
+ * including guard bytes around each destination range.
+ */
+public abstract class TransferExecutorVerification {
+
+    /** Seconds a copy may take before the kit calls it hung. */
+    protected static final long TIMEOUT_SECONDS = 60;
+
+    private final List<AutoCloseable> resources = new ArrayList<>();
+
+    protected abstract TransferExecutorProvider executorProvider();
+
+    protected abstract StorageProvider sourceProvider();
+
+    protected abstract StorageKind sourceKind();
+
+    protected abstract StorageProvider destinationProvider();
+
+    protected abstract StorageKind destinationKind();
+
+    /** Writes bytes into a storage; override for storage the CPU cannot reach. */
+    protected void write(Storage storage, long offset, byte[] bytes) {
+        Bytes.write(storage, offset, bytes);
+    }
+
+    /** Reads bytes from a storage; override for storage the CPU cannot reach. */
+    protected byte[] read(Storage storage, long offset, int length) {
+        return Bytes.read(storage, offset, length);
+    }
+
+    @AfterEach
+    void closeResources() throws Exception {
+        for (AutoCloseable r : resources.reversed()) {
+            r.close();
+        }
+        resources.clear();
+    }
+
+    private TransferExecutor executor() {
+        TransferExecutorProvider p = executorProvider();
+        assumeTrue(p.isAvailable(), () -> "executor provider " + p.name() + " is unavailable: "
+                + p.unavailabilityCause().map(Throwable::getMessage).orElse("?"));
+        assumeTrue(p.supports(sourceKind(), destinationKind()),
+                () -> p.name() + " does not copy " + sourceKind() + " -> " + destinationKind());
+        for (StorageProvider s : List.of(sourceProvider(), destinationProvider())) {
+            assumeTrue(s.isAvailable(), () -> "storage provider " + s.name() + " is unavailable");
+        }
+        return track(p.create());
+    }
+
+    private Storage storage(StorageProvider provider, StorageKind kind, long size) {
+        return track(provider.allocate(kind, size, 64));
+    }
+
+    private <T extends AutoCloseable> T track(T resource) {
+        resources.add(resource);
+        return resource;
+    }
+
+    @Test
+    public void required_2_1_copiesExactlyTheBytesAskedAndNothingElse() throws Exception {
+        copyAndVerify(21, 1 << 20, 40, 1, 9000);
+    }
+
+    @Test
+    public void required_2_2_manySmallPairs() throws Exception {
+        copyAndVerify(22, 1 << 20, 4000, 1, 64);
+    }
+
+    @Test
+    public void required_2_3_fewLargePairs() throws Exception {
+        copyAndVerify(23, 24 << 20, 3, 4 << 20, 7 << 20);
+    }
+
+    /**
+     * Copies {@code pairs} random ranges of {@code minSize..maxSize} bytes, at unaligned offsets, between two
+     * randomly filled storages of {@code size} bytes; then checks every destination byte: copied ranges hold the
+     * source bytes, everything else its original guard bytes.
+     */
+    private void copyAndVerify(long seed, int size, int pairs, int minSize, int maxSize) throws Exception {
+        TransferExecutor executor = executor();
+        SplittableRandom random = new SplittableRandom(seed);
+        Storage src = storage(sourceProvider(), sourceKind(), size);
+        Storage dst = storage(destinationProvider(), destinationKind(), size);
+        byte[] srcBytes = Bytes.random(random, size);
+        byte[] dstBytes = Bytes.random(random, size);
+        write(src, 0, srcBytes);
+        write(dst, 0, dstBytes);
+        List<RegionPair> list = disjointPairs(random, src, dst, size, pairs, minSize, maxSize);
+        wait(executor.execute(new TransferBatch(src, dst, list)), "copy of " + list.size() + " pairs");
+        byte[] expected = dstBytes.clone();
+        for (RegionPair p : list) {
+            int from = (int) (p.source().address() - src.region().address());
+            int to = (int) (p.destination().address() - dst.region().address());
+            System.arraycopy(srcBytes, from, expected, to, (int) p.source().size());
+        }
+        byte[] actual = read(dst, 0, size);
+        int at = Arrays.mismatch(expected, actual);
+        if (at >= 0) {
+            String where = "a guard byte outside every destination range";
+            for (int i = 0; i < list.size(); i++) {
+                MemoryRegion d = list.get(i).destination();
+                long offset = d.address() - dst.region().address();
+                if (at >= offset && at < offset + d.size()) {
+                    where = String.format(Locale.ROOT, "byte %d of pair %d (%d bytes)", at - offset, i, d.size());
+                }
+            }
+            fail(String.format(Locale.ROOT, "destination byte %d (%s) is 0x%02x, expected 0x%02x", at, where,
+                    actual[at], expected[at]));
+        }
+    }
+
+    /** Pairs whose destinations are disjoint and in random order; sources may overlap each other. */
+    private static List<RegionPair> disjointPairs(SplittableRandom random, Storage src, Storage dst, int size, int count,
+                                                  int minSize, int maxSize) {
+        int slot = size / count;
+        List<RegionPair> pairs = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            int length = Math.min(slot - 1, minSize + random.nextInt(maxSize - minSize + 1));
+            int dstOffset = i * slot + random.nextInt(slot - length);
+            int srcOffset = random.nextInt(size - length);
+            pairs.add(new RegionPair(new MemoryRegion(src.region().address() + srcOffset, length),
+                    new MemoryRegion(dst.region().address() + dstOffset, length)));
+        }
+        java.util.Collections.shuffle(pairs, new java.util.Random(random.nextLong()));
+        return pairs;
+    }
+
+    @Test
+    public void required_2_4_overlappingDestinationsAreRejected() {
+        executor();
+        Storage src = storage(sourceProvider(), sourceKind(), 4096);
+        Storage dst = storage(destinationProvider(), destinationKind(), 4096);
+        long s = src.region().address();
+        long d = dst.region().address();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new TransferBatch(src, dst,
+                List.of(new RegionPair(new MemoryRegion(s, 100), new MemoryRegion(d + 10, 100)),
+                        new RegionPair(new MemoryRegion(s + 200, 100), new MemoryRegion(d + 109, 100)))));
+        assertTrue(e.getMessage().contains("overlap"), "the message must say the destinations overlap: " + e.getMessage());
+    }
+
+    @Test
+    public void required_2_5_aFailedCopyFailsTheFutureWithItsCause() throws Exception {
+        TransferExecutor executor = executor();
+        Storage src = storage(sourceProvider(), sourceKind(), 64 * 1024);
+        Storage dst = storage(destinationProvider(), destinationKind(), 64 * 1024);
+        TransferBatch batch = new TransferBatch(src, dst, List.of(new RegionPair(src.region(), dst.region())));
+        src.close();
+        CompletableFuture<Void> future;
+        try {
+            future = executor.execute(batch);
+        } catch (IllegalStateException refusedAtOnce) {
+            return; // refusing a closed storage synchronously is also a failure with its cause
+        }
+        try {
+            future.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            fail("copying from a closed source storage completed normally; it must fail");
+        } catch (ExecutionException e) {
+            assertTrue(e.getCause() != null, "the future must fail with the cause of the failed copy");
+        } catch (TimeoutException e) {
+            fail("copying from a closed storage neither completed nor failed within " + TIMEOUT_SECONDS + " s");
+        }
+    }
+
+    @Test
+    public void required_2_6_unsupportedKindsAreRejected() {
+        TransferExecutor executor = executor();
+        StorageKind[] kinds = {StorageKind.SYSTEM, StorageKind.PINNED, StorageKind.device(0), StorageKind.disk(0)};
+        for (StorageKind s : kinds) {
+            for (StorageKind d : kinds) {
+                assertEquals(executorProvider().supports(s, d), executor.supports(s, d), String.format(Locale.ROOT,
+                        "the provider and its executor disagree on whether %s -> %s is supported", s, d));
+            }
+        }
+    }
+
+    @Test
+    public void required_2_7_closeIsIdempotentAndExecuteAfterCloseThrows() {
+        TransferExecutor executor = executor();
+        Storage src = storage(sourceProvider(), sourceKind(), 4096);
+        Storage dst = storage(destinationProvider(), destinationKind(), 4096);
+        executor.close();
+        executor.close();
+        assertThrows(IllegalStateException.class,
+                () -> executor.execute(new TransferBatch(src, dst, List.of(new RegionPair(src.region(), dst.region())))),
+                "execute after close must throw IllegalStateException");
+    }
+
+    @Test
+    public void required_2_8_anEmptyBatchCompletes() throws Exception {
+        TransferExecutor executor = executor();
+        Storage src = storage(sourceProvider(), sourceKind(), 4096);
+        Storage dst = storage(destinationProvider(), destinationKind(), 4096);
+        wait(executor.execute(new TransferBatch(src, dst, List.of())), "an empty batch");
+    }
+
+    private static void wait(CompletableFuture<Void> future, String what) throws Exception {
+        try {
+            future.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            fail(what + " did not complete within " + TIMEOUT_SECONDS + " s");
+        }
+    }
+}
