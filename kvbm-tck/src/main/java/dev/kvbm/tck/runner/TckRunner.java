@@ -74,7 +74,7 @@ public final class TckRunner {
         }
         List<Result> results = run(subjects);
         printTable(results, out);
-        Path file = JUnitXml.write(results, report);
+        Path file = writeReport(results, report);
         out.println("kvbm-tck: JUnit XML report written to " + file.toAbsolutePath());
         System.exit(results.stream().anyMatch(r -> r.status() == Result.Status.FAILED) ? 1 : 0);
     }
@@ -145,6 +145,11 @@ public final class TckRunner {
         List<Result> results = new ArrayList<>(collector.results);
         results.sort((a, b) -> RuleOrder.compare(a.rule(), b.rule()));
         return results;
+    }
+
+    /** Writes {@code TEST-kvbm-tck.xml} (JUnit XML, one suite per subject) into {@code directory}. */
+    public static Path writeReport(List<Result> results, Path directory) throws IOException {
+        return JUnitXml.write(results, directory);
     }
 
     /** Prints one line per subject × rule, then a summary. */

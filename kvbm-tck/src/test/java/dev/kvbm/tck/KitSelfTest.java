@@ -1,0 +1,111 @@
+package dev.kvbm.tck;
+
+import dev.kvbm.tck.runner.Result;
+import dev.kvbm.tck.runner.TckRunner;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The kit is tested against deliberately broken backends: each must fail exactly the rule it breaks, with a message
+ * that says what is wrong, while the correct doubles pass every rule they can be held to.
+ */
+class KitSelfTest {
+
+    @Test
+    void testsRunInTheNamedModule() {
+        assertThat(getClass().getModule().getName()).isEqualTo("dev.kvbm.tck");
+    }
+
+    @Test
+    void correctDoublesPassEveryRequiredRule() {
+        for (Class<?> verification : List.of(Verifications.CorrectStorage.class, Verifications.CorrectExecutor.class,
+                Verifications.CorrectAgent.class, Verifications.CorrectLayout.class)) {
+            List<Result> results = TckRunner.runClass(verification.getSimpleName(), verification);
+            assertThat(results).as(verification.getSimpleName()).isNotEmpty()
+                    .allSatisfy(r -> assertThat(r.status()).as(r.rule() + ": " + r.message())
+                            .isNotEqualTo(Result.Status.FAILED));
+            assertThat(results).filteredOn(r -> r.rule().startsWith("required_"))
+                    .allSatisfy(r -> assertThat(r.status()).as(r.rule() + ": " + r.message())
+                            .isEqualTo(Result.Status.PASSED));
+        }
+    }
+
+    @Test
+    void storageThatIgnoresAlignmentFailsRule_1_1() {
+        assertFailsOnly(Verifications.AlignmentIgnoringStorage.class, "required_1_1_allocationHonoursSizeAndAlignment",
+                "is not a multiple of");
+    }
+
+    @Test
+    void storageWhoseCloseIsNotIdempotentFailsRule_1_4() {
+        assertFailsOnly(Verifications.DoubleCountingCloseStorage.class, "required_1_4_closeIsIdempotent",
+                "changed after closing one storage three times");
+    }
+
+    @Test
+    void executorThatCopiesOneByteShortFailsRules_2_1_to_2_3() {
+        List<Result> results = TckRunner.runClass("short", Verifications.OneByteShortExecutor.class);
+        assertThat(results).filteredOn(r -> r.status() == Result.Status.FAILED).extracting(Result::rule)
+                .containsExactlyInAnyOrder("required_2_1_copiesExactlyTheBytesAskedAndNothingElse",
+                        "required_2_2_manySmallPairs", "required_2_3_fewLargePairs");
+        assertThat(results).filteredOn(r -> r.status() == Result.Status.FAILED)
+                .allSatisfy(r -> assertThat(r.message()).matches("destination byte \\d+ \\(byte \\d+ of pair \\d+ \\(\\d+ bytes\\)\\)"
+                        + " is 0x\\p{XDigit}{2}, expected 0x\\p{XDigit}{2}"));
+    }
+
+    @Test
+    void agentThatReachesOutsideRegisteredMemoryFailsRule_3_4() {
+        assertFailsOnly(Verifications.OutOfBoundsReadingAgent.class,
+                "required_3_4_descriptorsOutsideRegisteredMemoryAreRejected",
+                "post accepted a remote descriptor reaching 32 bytes past the peer's registered memory");
+    }
+
+    @Test
+    void agentThatNotifiesTwiceFailsRule_3_5() {
+        assertFailsOnly(Verifications.TwiceNotifyingAgent.class, "required_3_5_notificationsAreDeliveredExactlyOnce",
+                "exactly once");
+    }
+
+    @Test
+    void layoutWithAWrongStrideFailsRules_4_1_and_4_2() {
+        // A layer stride that forgets the outer dimension gives wrong addresses and overlapping regions.
+        List<Result> results = TckRunner.runClass("wrong-stride", Verifications.WrongStrideLayout.class);
+        assertThat(results).filteredOn(r -> r.status() == Result.Status.FAILED).extracting(Result::rule)
+                .containsExactly("required_4_1_addressMathEqualsDynamo",
+                        "required_4_2_regionsAreDisjointAndInsideTheBackingMemory");
+        assertThat(results.getFirst().message()).contains("Dynamo's math gives");
+        assertThat(results.get(1).message()).contains("overlap");
+    }
+
+    @Test
+    void theTableAndTheXmlReportNameEveryRule(@TempDir Path dir) throws Exception {
+        List<Result> results = TckRunner.runClass("broken-short-copy", Verifications.OneByteShortExecutor.class);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        TckRunner.printTable(results, new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        String table = bytes.toString(StandardCharsets.UTF_8);
+        assertThat(table).contains("broken-short-copy | required_2_1_copiesExactlyTheBytesAskedAndNothingElse",
+                "FAILED: destination byte", "| passed", "kvbm-tck: 5 passed, 3 failed, 0 skipped");
+        Path xml = TckRunner.writeReport(results, dir);
+        String report = Files.readString(xml);
+        assertThat(report).contains("<testsuite name=\"broken-short-copy\" tests=\"8\" failures=\"3\" skipped=\"0\"",
+                "<testcase classname=\"broken-short-copy\" name=\"required_2_4_overlappingDestinationsAreRejected\"",
+                "<failure message=\"destination byte");
+    }
+
+    private static void assertFailsOnly(Class<?> verification, String rule, String message) {
+        List<Result> results = TckRunner.runClass(verification.getSimpleName(), verification);
+        assertThat(results).filteredOn(r -> r.status() == Result.Status.FAILED).extracting(Result::rule)
+                .containsExactly(rule);
+        assertThat(results).filteredOn(r -> r.rule().equals(rule)).singleElement()
+                .satisfies(r -> assertThat(r.message()).contains(message));
+    }
+}

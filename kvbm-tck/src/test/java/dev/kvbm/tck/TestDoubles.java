@@ -1,0 +1,435 @@
+package dev.kvbm.tck;
+
+import dev.kvbm.api.BlockDimension;
+import dev.kvbm.api.Layout;
+import dev.kvbm.api.LayoutConfig;
+import dev.kvbm.api.MemType;
+import dev.kvbm.api.MemoryRegion;
+import dev.kvbm.api.StorageKind;
+import dev.kvbm.api.spi.Agent;
+import dev.kvbm.api.spi.AgentDescriptor;
+import dev.kvbm.api.spi.AgentProvider;
+import dev.kvbm.api.spi.AgentTransfer;
+import dev.kvbm.api.spi.HostStorage;
+import dev.kvbm.api.spi.Notification;
+import dev.kvbm.api.spi.RegionPair;
+import dev.kvbm.api.spi.StorageProvider;
+import dev.kvbm.api.spi.TransferBatch;
+import dev.kvbm.api.spi.TransferExecutor;
+import dev.kvbm.api.spi.TransferExecutorProvider;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Test doubles of every SPI, for testing the kit itself: correct ones (which must pass every rule) and, through
+ * their flags, deliberately broken ones (which must fail a named rule). They keep memory in arenas and find it by
+ * address in a registry, so even a broken double never touches memory outside an allocation.
+ */
+final class TestDoubles {
+    private TestDoubles() {
+    }
+
+    /** Live host segments by start address: how the doubles turn a region back into bounds-checked memory. */
+    private static final Map<Long, MemorySegment> LIVE = new ConcurrentHashMap<>();
+
+    static MemorySegment resolve(MemoryRegion region) {
+        for (MemorySegment s : LIVE.values()) {
+            long offset = region.address() - s.address();
+            if (offset >= 0 && offset + region.size() <= s.byteSize()) {
+                return s.asSlice(offset, region.size());
+            }
+        }
+        throw new IllegalStateException(region + " is not inside any live test allocation");
+    }
+
+    /** Host memory in a shared arena per allocation. Flags break it on purpose. */
+    static class ArenaStorageProvider implements StorageProvider {
+        final boolean ignoreAlignment;
+        final boolean closeCountsTwice;
+        final AtomicLong bytes = new AtomicLong();
+        final AtomicLong count = new AtomicLong();
+
+        ArenaStorageProvider(boolean ignoreAlignment, boolean closeCountsTwice) {
+            this.ignoreAlignment = ignoreAlignment;
+            this.closeCountsTwice = closeCountsTwice;
+        }
+
+        @Override
+        public String name() {
+            return "test-arena";
+        }
+
+        @Override
+        public Optional<Throwable> unavailabilityCause() {
+            return Optional.empty();
+        }
+
+        @Override
+        public boolean supports(StorageKind kind) {
+            return kind.equals(StorageKind.SYSTEM);
+        }
+
+        @Override
+        public long defaultAlignment() {
+            return 64;
+        }
+
+        @Override
+        public HostStorage allocate(StorageKind kind, long size, long alignment) {
+            if (!supports(kind)) {
+                throw new IllegalArgumentException("test-arena allocates System only, not " + kind);
+            }
+            if (size <= 0) {
+                throw new IllegalArgumentException("size must be > 0, got " + size);
+            }
+            if (alignment <= 0 || Long.bitCount(alignment) != 1) {
+                throw new IllegalArgumentException("alignment " + alignment + " is not a power of two");
+            }
+            Arena arena = Arena.ofShared();
+            MemorySegment segment = ignoreAlignment
+                    ? arena.allocate(size + 1, 16).asSlice(1, size)
+                    : arena.allocate(size, alignment);
+            bytes.addAndGet(size);
+            count.incrementAndGet();
+            LIVE.put(segment.address(), segment);
+            return new HostStorage() {
+                private volatile boolean closed;
+
+                @Override
+                public MemorySegment segment() {
+                    if (closed) {
+                        throw new IllegalStateException("closed");
+                    }
+                    return segment;
+                }
+
+                @Override
+                public StorageKind kind() {
+                    return StorageKind.SYSTEM;
+                }
+
+                @Override
+                public MemoryRegion region() {
+                    return new MemoryRegion(segment.address(), size);
+                }
+
+                @Override
+                public boolean isClosed() {
+                    return closed;
+                }
+
+                @Override
+                public synchronized void close() {
+                    if (closed && !closeCountsTwice) {
+                        return;
+                    }
+                    if (!closed) {
+                        LIVE.remove(segment.address());
+                        arena.close();
+                    }
+                    closed = true;
+                    bytes.addAndGet(-size);
+                    count.decrementAndGet();
+                }
+            };
+        }
+
+        @Override
+        public long bytesOutstanding() {
+            return bytes.get();
+        }
+
+        @Override
+        public long allocationsOutstanding() {
+            return count.get();
+        }
+    }
+
+    /** Copies host to host on the caller's thread; {@code shortBy} bytes short of each pair when broken. */
+    static final class CopyExecutorProvider implements TransferExecutorProvider {
+        final int shortBy;
+
+        CopyExecutorProvider(int shortBy) {
+            this.shortBy = shortBy;
+        }
+
+        @Override
+        public String name() {
+            return "test-copy";
+        }
+
+        @Override
+        public Optional<Throwable> unavailabilityCause() {
+            return Optional.empty();
+        }
+
+        @Override
+        public boolean supports(StorageKind source, StorageKind destination) {
+            return source.equals(StorageKind.SYSTEM) && destination.equals(StorageKind.SYSTEM);
+        }
+
+        @Override
+        public TransferExecutor create() {
+            return new TransferExecutor() {
+                private volatile boolean closed;
+
+                @Override
+                public String name() {
+                    return "test-copy";
+                }
+
+                @Override
+                public boolean supports(StorageKind source, StorageKind destination) {
+                    return CopyExecutorProvider.this.supports(source, destination);
+                }
+
+                @Override
+                public CompletableFuture<Void> execute(TransferBatch batch) {
+                    if (closed) {
+                        throw new IllegalStateException("closed");
+                    }
+                    try {
+                        MemorySegment src = ((HostStorage) batch.source()).segment();
+                        MemorySegment dst = ((HostStorage) batch.destination()).segment();
+                        for (RegionPair p : batch.coalesced()) {
+                            MemorySegment.copy(src, p.source().address() - src.address(), dst,
+                                    p.destination().address() - dst.address(), Math.max(0, p.source().size() - shortBy));
+                        }
+                        return CompletableFuture.completedFuture(null);
+                    } catch (RuntimeException e) {
+                        return CompletableFuture.failedFuture(e);
+                    }
+                }
+
+                @Override
+                public void close() {
+                    closed = true;
+                }
+            };
+        }
+    }
+
+    /** Agents of one JVM; broken ones skip the remote bounds check or deliver notifications twice. */
+    static final class TestAgentProvider implements AgentProvider {
+        static final Map<String, TestAgent> AGENTS = new ConcurrentHashMap<>();
+        final boolean checkRemoteBounds;
+        final int notificationCopies;
+
+        TestAgentProvider(boolean checkRemoteBounds, int notificationCopies) {
+            this.checkRemoteBounds = checkRemoteBounds;
+            this.notificationCopies = notificationCopies;
+        }
+
+        @Override
+        public String name() {
+            return "test-agent";
+        }
+
+        @Override
+        public Optional<Throwable> unavailabilityCause() {
+            return Optional.empty();
+        }
+
+        @Override
+        public Agent create(String agentName, Options options) {
+            TestAgent agent = new TestAgent(agentName, this);
+            AGENTS.put(agentName, agent);
+            return agent;
+        }
+    }
+
+    static final class TestAgent implements Agent {
+        private final String name;
+        private final TestAgentProvider config;
+        private final List<MemoryRegion> registered = new java.util.concurrent.CopyOnWriteArrayList<>();
+        private final Map<String, List<MemoryRegion>> peers = new ConcurrentHashMap<>();
+        private final List<Notification> inbox = new java.util.concurrent.CopyOnWriteArrayList<>();
+        private volatile boolean closed;
+
+        TestAgent(String name, TestAgentProvider config) {
+            this.name = name;
+            this.config = config;
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public Registration register(MemoryRegion region, MemType memType, long deviceId) {
+            registered.add(region);
+            return new Registration() {
+                @Override
+                public MemoryRegion region() {
+                    return region;
+                }
+
+                @Override
+                public MemType memType() {
+                    return memType;
+                }
+
+                @Override
+                public long deviceId() {
+                    return deviceId;
+                }
+
+                @Override
+                public void close() {
+                    registered.remove(region);
+                }
+            };
+        }
+
+        @Override
+        public byte[] localMetadata() {
+            StringBuilder text = new StringBuilder("test-agent:").append(name);
+            for (MemoryRegion r : registered) {
+                text.append(':').append(r.address()).append(',').append(r.size());
+            }
+            return text.toString().getBytes(StandardCharsets.UTF_8);
+        }
+
+        @Override
+        public String loadRemoteMetadata(byte[] metadata) {
+            String[] parts = new String(metadata, StandardCharsets.UTF_8).split(":");
+            if (parts.length < 2 || !parts[0].equals("test-agent") || !TestAgentProvider.AGENTS.containsKey(parts[1])) {
+                throw new IllegalArgumentException("not test agent metadata");
+            }
+            List<MemoryRegion> regions = new ArrayList<>();
+            try {
+                for (int i = 2; i < parts.length; i++) {
+                    String[] r = parts[i].split(",");
+                    regions.add(new MemoryRegion(Long.parseLong(r[0]), Long.parseLong(r[1])));
+                }
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("not test agent metadata: " + e.getMessage(), e);
+            }
+            peers.put(parts[1], regions);
+            return parts[1];
+        }
+
+        @Override
+        public void invalidateRemote(String remoteAgent) {
+            peers.remove(remoteAgent);
+        }
+
+        @Override
+        public CompletableFuture<Void> post(AgentTransfer transfer) {
+            if (closed) {
+                throw new IllegalStateException("closed");
+            }
+            List<MemoryRegion> remoteRegions = peers.get(transfer.remoteAgent());
+            if (remoteRegions == null) {
+                throw new IllegalArgumentException("unknown peer " + transfer.remoteAgent());
+            }
+            check(transfer.local().descriptors(), registered);
+            if (config.checkRemoteBounds) {
+                check(transfer.remote().descriptors(), remoteRegions);
+            }
+            TestAgent peer = TestAgentProvider.AGENTS.get(transfer.remoteAgent());
+            try {
+                if (peer == null || peer.closed) {
+                    throw new IllegalStateException("peer " + transfer.remoteAgent() + " is closed");
+                }
+                for (int i = 0; i < transfer.local().descriptors().size(); i++) {
+                    MemorySegment local = resolve(transfer.local().descriptors().get(i).region());
+                    MemorySegment remote = resolve(transfer.remote().descriptors().get(i).region());
+                    if (transfer.operation() == AgentTransfer.Operation.READ) {
+                        local.copyFrom(remote);
+                    } else {
+                        remote.copyFrom(local);
+                    }
+                }
+                transfer.notificationBytes().ifPresent(bytes -> {
+                    for (int i = 0; i < config.notificationCopies; i++) {
+                        peer.inbox.add(new Notification(name, bytes));
+                    }
+                });
+                return CompletableFuture.completedFuture(null);
+            } catch (RuntimeException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        }
+
+        private static void check(List<AgentDescriptor> descriptors, List<MemoryRegion> regions) {
+            for (AgentDescriptor d : descriptors) {
+                if (regions.stream().noneMatch(r -> r.contains(d.region()))) {
+                    throw new IllegalArgumentException(d.region() + " is outside registered memory");
+                }
+            }
+        }
+
+        @Override
+        public List<Notification> drainNotifications() {
+            List<Notification> out = new ArrayList<>(inbox);
+            inbox.removeAll(out);
+            return out;
+        }
+
+        @Override
+        public void close() {
+            closed = true;
+            TestAgentProvider.AGENTS.remove(name, this);
+        }
+    }
+
+    /** A FullyContiguous layout whose layer stride forgets the outer dimension when broken. */
+    static Layout fullyContiguous(LayoutConfig c, MemoryRegion region, boolean broken) {
+        long required = c.totalSize();
+        if (region.size() < required) {
+            throw new IllegalArgumentException("region has " + region.size() + " bytes, needs " + required);
+        }
+        long layerStride = broken ? c.regionSize() : c.regionSize() * c.outerDim();
+        return new ArithmeticLayout(c, List.of(region), true, (b, l, o) -> region.address()
+                + b * c.regionSize() * c.outerDim() * c.numLayers() + l * layerStride + o * c.regionSize());
+    }
+
+    static Layout layerSeparate(LayoutConfig c, BlockDimension dimension, List<MemoryRegion> layers) {
+        long perLayer = c.regionSize() * c.outerDim() * c.numBlocks();
+        if (layers.size() != c.numLayers() || layers.stream().anyMatch(r -> r.size() < perLayer)) {
+            throw new IllegalArgumentException("need " + c.numLayers() + " regions of " + perLayer + " bytes");
+        }
+        boolean first = dimension == BlockDimension.BLOCK_IS_FIRST_DIM;
+        return new ArithmeticLayout(c, layers, false, (b, l, o) -> layers.get(l).address()
+                + (first ? b * c.regionSize() * c.outerDim() + o * c.regionSize()
+                : b * c.regionSize() + o * c.regionSize() * c.numBlocks()));
+    }
+
+    interface AddressMath {
+        long address(int block, int layer, int outer);
+    }
+
+    record ArithmeticLayout(LayoutConfig config, List<MemoryRegion> regions, boolean fullyContiguous, AddressMath math)
+            implements Layout {
+        @Override
+        public MemoryRegion memoryRegion(int block, int layer, int outer) {
+            if (block < 0 || block >= config.numBlocks() || layer < 0 || layer >= config.numLayers() || outer < 0
+                    || outer >= config.outerDim()) {
+                throw new IndexOutOfBoundsException("coordinate (" + block + ", " + layer + ", " + outer
+                        + ") out of range");
+            }
+            return new MemoryRegion(math.address(block, layer, outer), config.regionSize());
+        }
+
+        @Override
+        public long[] requiredAllocations() {
+            return regions.stream().mapToLong(MemoryRegion::size).toArray();
+        }
+
+        @Override
+        public boolean isFullyContiguous() {
+            return fullyContiguous;
+        }
+    }
+}

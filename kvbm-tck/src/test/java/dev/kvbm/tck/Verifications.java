@@ -1,0 +1,140 @@
+package dev.kvbm.tck;
+
+import dev.kvbm.api.BlockDimension;
+import dev.kvbm.api.Layout;
+import dev.kvbm.api.LayoutConfig;
+import dev.kvbm.api.MemoryRegion;
+import dev.kvbm.api.StorageKind;
+import dev.kvbm.api.spi.AgentProvider;
+import dev.kvbm.api.spi.StorageProvider;
+import dev.kvbm.api.spi.TransferExecutorProvider;
+
+import java.util.List;
+
+/**
+ * The kit applied to the test doubles of {@link TestDoubles}: one verification class per double, correct or broken.
+ * Their names do not end in "Test", so Surefire leaves them alone; {@link KitSelfTest} runs them through the
+ * runner and checks which rules pass and fail.
+ */
+final class Verifications {
+    private Verifications() {
+    }
+
+    static class CorrectStorage extends StorageVerification {
+        private static final StorageProvider PROVIDER = new TestDoubles.ArenaStorageProvider(false, false);
+
+        @Override
+        protected StorageProvider provider() {
+            return PROVIDER;
+        }
+
+        @Override
+        protected StorageKind kind() {
+            return StorageKind.SYSTEM;
+        }
+
+        @Override
+        protected long largestAllocation() {
+            return 64L << 20;
+        }
+    }
+
+    static class AlignmentIgnoringStorage extends CorrectStorage {
+        private static final StorageProvider PROVIDER = new TestDoubles.ArenaStorageProvider(true, false);
+
+        @Override
+        protected StorageProvider provider() {
+            return PROVIDER;
+        }
+    }
+
+    static class DoubleCountingCloseStorage extends CorrectStorage {
+        private static final StorageProvider PROVIDER = new TestDoubles.ArenaStorageProvider(false, true);
+
+        @Override
+        protected StorageProvider provider() {
+            return PROVIDER;
+        }
+    }
+
+    static class CorrectExecutor extends TransferExecutorVerification {
+        static final StorageProvider MEMORY = new TestDoubles.ArenaStorageProvider(false, false);
+
+        @Override
+        protected TransferExecutorProvider executorProvider() {
+            return new TestDoubles.CopyExecutorProvider(0);
+        }
+
+        @Override
+        protected StorageProvider sourceProvider() {
+            return MEMORY;
+        }
+
+        @Override
+        protected StorageKind sourceKind() {
+            return StorageKind.SYSTEM;
+        }
+
+        @Override
+        protected StorageProvider destinationProvider() {
+            return MEMORY;
+        }
+
+        @Override
+        protected StorageKind destinationKind() {
+            return StorageKind.SYSTEM;
+        }
+    }
+
+    static class OneByteShortExecutor extends CorrectExecutor {
+        @Override
+        protected TransferExecutorProvider executorProvider() {
+            return new TestDoubles.CopyExecutorProvider(1);
+        }
+    }
+
+    static class CorrectAgent extends AgentVerification {
+        @Override
+        protected AgentProvider agentProvider() {
+            return new TestDoubles.TestAgentProvider(true, 1);
+        }
+
+        @Override
+        protected StorageProvider memoryProvider() {
+            return CorrectExecutor.MEMORY;
+        }
+    }
+
+    static class OutOfBoundsReadingAgent extends CorrectAgent {
+        @Override
+        protected AgentProvider agentProvider() {
+            return new TestDoubles.TestAgentProvider(false, 1);
+        }
+    }
+
+    static class TwiceNotifyingAgent extends CorrectAgent {
+        @Override
+        protected AgentProvider agentProvider() {
+            return new TestDoubles.TestAgentProvider(true, 2);
+        }
+    }
+
+    static class CorrectLayout extends LayoutVerification {
+        @Override
+        protected Layout fullyContiguous(LayoutConfig config, MemoryRegion region) {
+            return TestDoubles.fullyContiguous(config, region, false);
+        }
+
+        @Override
+        protected Layout layerSeparate(LayoutConfig config, BlockDimension dimension, List<MemoryRegion> layers) {
+            return TestDoubles.layerSeparate(config, dimension, layers);
+        }
+    }
+
+    static class WrongStrideLayout extends CorrectLayout {
+        @Override
+        protected Layout fullyContiguous(LayoutConfig config, MemoryRegion region) {
+            return TestDoubles.fullyContiguous(config, region, true);
+        }
+    }
+}
