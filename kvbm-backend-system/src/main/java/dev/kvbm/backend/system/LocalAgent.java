@@ -124,11 +124,7 @@ final class LocalAgent implements Agent {
         lock.readLock().lock();
         try {
             ensureOpen();
-            List<LocalAgentMetadata.Entry> entries = new ArrayList<>(registrations.size());
-            for (LocalRegistration r : registrations) {
-                entries.add(new LocalAgentMetadata.Entry(r.memType, r.region, r.deviceId));
-            }
-            return new LocalAgentMetadata(name, entries).encode();
+            return new LocalAgentMetadata(name, registeredEntries()).encode();
         } finally {
             lock.readLock().unlock();
         }
@@ -250,6 +246,7 @@ final class LocalAgent implements Agent {
         }
     }
 
+    /** This agent's registrations as metadata entries; the caller holds the lock. */
     private List<LocalAgentMetadata.Entry> registeredEntries() {
         List<LocalAgentMetadata.Entry> entries = new ArrayList<>(registrations.size());
         for (LocalRegistration r : registrations) {

@@ -44,12 +44,11 @@ class LocalAgentTest {
 
     @Test
     void writeAndReadMoveExactlyTheDescribedBytes() throws Exception {
-        Agent a = agent("la-1");
-        Agent b = agent("lb-1");
-        HostStorage mine = storage(1);
-        HostStorage theirs = storage(2);
-        a.register(mine.region(), MemType.DRAM, 0);
-        b.register(theirs.region(), MemType.DRAM, 0);
+        Link link = link(1);
+        Agent a = link.a();
+        Agent b = link.b();
+        HostStorage mine = link.mine();
+        HostStorage theirs = link.theirs();
         assertThat(a.loadRemoteMetadata(b.localMetadata())).isEqualTo("lb-1");
 
         byte[] before = theirs.segment().toArray(ValueLayout.JAVA_BYTE);
@@ -98,13 +97,11 @@ class LocalAgentTest {
 
     @Test
     void notificationsArriveOnceAtThePeer() throws Exception {
-        Agent a = agent("la-3");
-        Agent b = agent("lb-3");
-        HostStorage mine = storage(5);
-        HostStorage theirs = storage(6);
-        a.register(mine.region(), MemType.DRAM, 0);
-        b.register(theirs.region(), MemType.DRAM, 0);
-        a.loadRemoteMetadata(b.localMetadata());
+        Link link = link(3);
+        Agent a = link.a();
+        Agent b = link.b();
+        HostStorage mine = link.mine();
+        HostStorage theirs = link.theirs();
         DescriptorList local = new DescriptorList(MemType.DRAM, List.of(new AgentDescriptor(mine.region().slice(0, 64), 0)));
         DescriptorList remote = new DescriptorList(MemType.DRAM, List.of(new AgentDescriptor(theirs.region().slice(0, 64), 0)));
         a.post(new AgentTransfer(AgentTransfer.Operation.WRITE, local, "lb-3", remote, new byte[] {7, 8}))
@@ -117,13 +114,11 @@ class LocalAgentTest {
 
     @Test
     void anInvalidatedPeerIsRejectedUntilReloaded() throws Exception {
-        Agent a = agent("la-4");
-        Agent b = agent("lb-4");
-        HostStorage mine = storage(7);
-        HostStorage theirs = storage(8);
-        a.register(mine.region(), MemType.DRAM, 0);
-        b.register(theirs.region(), MemType.DRAM, 0);
-        a.loadRemoteMetadata(b.localMetadata());
+        Link link = link(4);
+        Agent a = link.a();
+        Agent b = link.b();
+        HostStorage mine = link.mine();
+        HostStorage theirs = link.theirs();
         a.invalidateRemote("lb-4");
         assertThatThrownBy(() -> a.post(transfer(AgentTransfer.Operation.READ, "lb-4", pair(mine, 0, theirs, 0, 8))))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown remote agent 'lb-4'");
@@ -206,6 +201,18 @@ class LocalAgentTest {
         assertThatThrownBy(() -> provider.create("x", new AgentProvider.Options(Duration.ofSeconds(1),
                 Map.of(LocalAgentProvider.THREADS_PROPERTY, "zero"))))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("threads = 'zero'");
+    }
+
+    /** Agents la-n and lb-n, each with its own registered memory, and lb-n's metadata loaded into la-n. */
+    private record Link(Agent a, Agent b, HostStorage mine, HostStorage theirs) {
+    }
+
+    private Link link(int n) {
+        Link link = new Link(agent("la-" + n), agent("lb-" + n), storage(2L * n - 1), storage(2L * n));
+        link.a().register(link.mine().region(), MemType.DRAM, 0);
+        link.b().register(link.theirs().region(), MemType.DRAM, 0);
+        link.a().loadRemoteMetadata(link.b().localMetadata());
+        return link;
     }
 
     private Agent agent(String name) {
