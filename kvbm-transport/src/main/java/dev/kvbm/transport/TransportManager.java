@@ -319,12 +319,14 @@ public final class TransportManager implements AutoCloseable {
             throw new IllegalArgumentException("a write notification is delivered with a write to a remote layout,"
                     + " but destination " + dst + " is local");
         }
-        // Validates lengths, ranges, uniqueness and compatibility of the whole transfer once.
-        BlockTransfers.plan(source.layout(), srcBlocks, destination.layout(), dstBlocks, layerStart, layerEnd);
         Optional<TransferOptions.BounceBuffer> bounce = options.bounceBuffer();
         if (bounce.isEmpty()) {
+            // prepare plans, and so validates, the whole transfer before anything moves.
             return prepare(source, srcBlocks, destination, dstBlocks, layerStart, layerEnd, notification).get();
         }
+        // The hops are planned chunk by chunk; check the source -> destination mapping as a whole first (lengths,
+        // ranges, unique destinations, compatible layouts), so an error names the caller's ids, not a chunk's.
+        BlockTransfers.plan(source.layout(), srcBlocks, destination.layout(), dstBlocks, layerStart, layerEnd);
         return throughBounceBuffer(source, srcBlocks, destination, dstBlocks, bounce.get(), layerStart, layerEnd,
                 notification);
     }
