@@ -195,7 +195,7 @@ public abstract class TransferExecutorVerification {
     }
 
     @Test
-    public void required_2_6_unsupportedKindsAreRejected() {
+    public void required_2_6_executorAndProviderAgreeOnKinds() {
         TransferExecutor executor = executor();
         StorageKind[] kinds = {StorageKind.SYSTEM, StorageKind.PINNED, StorageKind.device(0), StorageKind.disk(0)};
         for (StorageKind s : kinds) {
