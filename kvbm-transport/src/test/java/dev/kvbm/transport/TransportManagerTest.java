@@ -214,7 +214,12 @@ class TransportManagerTest {
         TransportManager m = local(30);
         OwnedLayout ls = track(Layouts.builder(CONFIG).layerSeparate(BlockDimension.BLOCK_IS_SECOND_DIM)
                 .allocate(memory, StorageKind.SYSTEM));
-        m.registerLayout(ls);
+        LayoutHandle handle = m.registerLayout(ls);
+        assertThat(m.layout(handle)).hasValueSatisfying(p -> {
+            assertThat(p.location()).isEqualTo(StorageKind.SYSTEM);
+            assertThat(p.toDescriptor()).isEqualTo(ls.toDescriptor("worker-30"));
+        });
+        assertThat(m.layout(new LayoutHandle(30, 1))).isEmpty();
         LayoutDescriptor exported = m.exportMetadata().unpack().layouts().getFirst().layout();
         assertThat(exported.layoutTypeDetails())
                 .isEqualTo(new LayoutTypeDetails.LayerSeparate(BlockDimension.BLOCK_IS_SECOND_DIM));
