@@ -121,7 +121,7 @@ public abstract class AgentVerification {
         Storage memory = track(memoryProvider().allocate(StorageKind.SYSTEM, SIZE, 4096));
         byte[] bytes = Bytes.random(new SplittableRandom(seed), SIZE);
         Bytes.write(memory, 0, bytes);
-        track(agent.register(memory.region(), MemType.DRAM, 0));
+        track(agent.register(memory));
         return new Peer(agent, memory, bytes);
     }
 
@@ -323,6 +323,123 @@ public abstract class AgentVerification {
                 fail("a WRITE to a killed peer was still pending after three peer timeouts");
             }
         }
+    }
+
+    /** Posts {@code transfer}; true when post rejected it or its future failed (with a cause), false when it completed. */
+    private boolean refusedOrFailed(java.util.function.Supplier<CompletableFuture<Void>> post, String what)
+            throws InterruptedException {
+        CompletableFuture<Void> future;
+        try {
+            future = post.get();
+        } catch (IllegalArgumentException | IllegalStateException rejected) {
+            return true;
+        }
+        try {
+            future.get(peerTimeout().toMillis() + 30_000, TimeUnit.MILLISECONDS);
+            return false;
+        } catch (ExecutionException failed) {
+            assertTrue(failed.getCause() != null, what + " failed without a cause");
+            return true;
+        } catch (TimeoutException e) {
+            fail(what + " neither completed nor failed in time");
+            return true;
+        }
+    }
+
+    /** Closes {@code storage} on another thread and fails the rule if close does not return in time. */
+    private void closeInTime(Storage storage, String what) throws Exception {
+        CompletableFuture<Void> closed = CompletableFuture.runAsync(storage::close);
+        try {
+            closed.get(peerTimeout().toMillis() + 30_000, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            fail("closing " + what + " did not return in time: close must withdraw the registration and wait only"
+                    + " for transfers in flight");
+        }
+    }
+
+    @Test
+    public void required_3_11_closingRegisteredStorageWithdrawsItBeforeFreeing() throws Exception {
+        Peer a = peer(21);
+        Peer b = peer(22);
+        a.agent.loadRemoteMetadata(b.agent.localMetadata());
+        long before = memoryProvider().bytesOutstanding();
+        closeInTime(b.memory, "storage registered with an agent (not unregistered first)");
+        assertEquals(before - SIZE, memoryProvider().bytesOutstanding(),
+                "closing registered storage must free it once the registration is withdrawn");
+        assertTrue(refusedOrFailed(() -> a.agent.post(transfer(AgentTransfer.Operation.READ, a, b, null,
+                        new long[] {0, 0, 4096})), "a READ of closed storage"),
+                "a READ from a peer's storage that was closed while registered completed; it must be rejected or"
+                        + " fail, never read freed memory");
+        assertTrue(refusedOrFailed(() -> a.agent.post(transfer(AgentTransfer.Operation.WRITE, a, b, null,
+                        new long[] {0, 0, 4096})), "a WRITE to closed storage"),
+                "a WRITE to a peer's storage that was closed while registered completed; it must be rejected or"
+                        + " fail, never write freed memory");
+        Storage closed = memoryProvider().allocate(StorageKind.SYSTEM, 4096, 4096);
+        closed.close();
+        assertThrows(IllegalStateException.class, () -> b.agent.register(closed),
+                "registering closed storage must throw IllegalStateException");
+        Peer again = new Peer(b.agent, track(memoryProvider().allocate(StorageKind.SYSTEM, SIZE, 4096)), b.bytes);
+        Bytes.write(again.memory, 0, b.bytes);
+        track(b.agent.register(again.memory));
+        a.agent.loadRemoteMetadata(b.agent.localMetadata());
+        complete(a.agent.post(transfer(AgentTransfer.Operation.READ, a, again, null, new long[] {0, 0, SIZE})),
+                "a READ of storage registered after another was closed");
+        assertArrayEquals(b.bytes, Bytes.read(a.memory, 0, SIZE), "the agent must keep working after the close");
+    }
+
+    @Test
+    public void required_3_12_closeRacingTransfersNeitherCrashesNorServesFreedMemory() throws Exception {
+        Peer a = peer(23);
+        Agent b = agent();
+        long before = memoryProvider().bytesOutstanding();
+        int rounds = 20;
+        int transfers = 8;
+        int piece = SIZE / transfers;
+        for (int round = 0; round < rounds; round++) {
+            Storage memory = memoryProvider().allocate(StorageKind.SYSTEM, SIZE, 4096);
+            byte[] pattern = Bytes.random(new SplittableRandom(100 + round), SIZE);
+            Bytes.write(memory, 0, pattern);
+            b.register(memory);
+            Peer target = new Peer(b, memory, pattern);
+            a.agent.loadRemoteMetadata(b.localMetadata());
+            Bytes.write(a.memory, 0, new byte[SIZE]);
+            List<CompletableFuture<Void>> futures = new ArrayList<>();
+            List<Integer> posted = new ArrayList<>();
+            CompletableFuture<Void> closing = null;
+            for (int i = 0; i < transfers; i++) {
+                if (i == round % transfers) {
+                    closing = CompletableFuture.runAsync(memory::close);
+                }
+                try {
+                    futures.add(a.agent.post(transfer(AgentTransfer.Operation.READ, a, target, null,
+                            new long[] {(long) i * piece, (long) i * piece, piece})));
+                    posted.add(i);
+                } catch (IllegalArgumentException | IllegalStateException rejected) {
+                    // refused before anything moved: allowed once the close has begun
+                }
+            }
+            for (int k = 0; k < futures.size(); k++) {
+                int i = posted.get(k);
+                try {
+                    futures.get(k).get(peerTimeout().toMillis() + 30_000, TimeUnit.MILLISECONDS);
+                    byte[] got = Bytes.read(a.memory, (long) i * piece, piece);
+                    byte[] want = Arrays.copyOfRange(pattern, i * piece, (i + 1) * piece);
+                    assertArrayEquals(want, got, "round " + round + ": a READ racing the close completed but did not"
+                            + " deliver the bytes the storage held; it must deliver them or fail");
+                } catch (ExecutionException failed) {
+                    assertTrue(failed.getCause() != null, "a transfer racing a close failed without a cause");
+                } catch (TimeoutException e) {
+                    fail("round " + round + ": a READ racing a close neither completed nor failed in time");
+                }
+            }
+            try {
+                closing.get(peerTimeout().toMillis() + 30_000, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                fail("round " + round + ": closing storage while transfers ran did not return in time");
+            }
+        }
+        assertEquals(before, memoryProvider().bytesOutstanding(),
+                "storage closed while transfers ran must be freed once they finished");
     }
 
     @Test

@@ -76,6 +76,16 @@ class KitSelfTest {
     }
 
     @Test
+    void agentThatIgnoresTheStorageLifetimeFailsRule_3_11() {
+        List<Result> results = TckRunner.runClass("stale", Verifications.LifetimeIgnoringAgent.class);
+        assertThat(results).filteredOn(r -> r.status() == Result.Status.FAILED).extracting(Result::rule)
+                .contains("required_3_11_closingRegisteredStorageWithdrawsItBeforeFreeing")
+                .allSatisfy(rule -> assertThat(rule).startsWith("required_3_1"));
+        assertThat(results).filteredOn(r -> r.rule().startsWith("required_3_11")).singleElement()
+                .satisfies(r -> assertThat(r.message()).contains("never read freed memory"));
+    }
+
+    @Test
     void layoutWithAWrongStrideFailsRules_4_1_and_4_2() {
         // A layer stride that forgets the outer dimension gives wrong addresses and overlapping regions.
         List<Result> results = TckRunner.runClass("wrong-stride", Verifications.WrongStrideLayout.class);

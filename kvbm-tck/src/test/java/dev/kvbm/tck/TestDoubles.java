@@ -11,8 +11,10 @@ import dev.kvbm.api.spi.AgentDescriptor;
 import dev.kvbm.api.spi.AgentProvider;
 import dev.kvbm.api.spi.AgentTransfer;
 import dev.kvbm.api.spi.HostStorage;
+import dev.kvbm.api.spi.Lifetime;
 import dev.kvbm.api.spi.Notification;
 import dev.kvbm.api.spi.RegionPair;
+import dev.kvbm.api.spi.Storage;
 import dev.kvbm.api.spi.StorageProvider;
 import dev.kvbm.api.spi.TransferBatch;
 import dev.kvbm.api.spi.TransferExecutor;
@@ -49,6 +51,15 @@ final class TestDoubles {
             }
         }
         throw new IllegalStateException(region + " is not inside any live test allocation");
+    }
+
+    static boolean isLive(MemoryRegion region) {
+        try {
+            resolve(region);
+            return true;
+        } catch (IllegalStateException e) {
+            return false;
+        }
     }
 
     /** Host memory in a shared arena per allocation. Flags break it on purpose. */
@@ -102,7 +113,18 @@ final class TestDoubles {
             count.incrementAndGet();
             LIVE.put(segment.address(), segment);
             return new HostStorage() {
+                private final Lifetime lifetime = new Lifetime(() -> "test-arena storage of " + size + " bytes");
                 private volatile boolean closed;
+
+                @Override
+                public Lifetime.Lease acquire() {
+                    return lifetime.acquire();
+                }
+
+                @Override
+                public Lifetime.Hook onClose(String holder, Runnable withdraw) {
+                    return lifetime.onClose(holder, withdraw);
+                }
 
                 @Override
                 public MemorySegment segment() {
@@ -129,16 +151,18 @@ final class TestDoubles {
 
                 @Override
                 public synchronized void close() {
-                    if (closed && !closeCountsTwice) {
+                    if (closed && closeCountsTwice) { // the broken double counts a second close again
+                        bytes.addAndGet(-size);
+                        count.decrementAndGet();
                         return;
                     }
-                    if (!closed) {
+                    lifetime.close(() -> {
                         LIVE.remove(segment.address());
                         arena.close();
-                    }
-                    closed = true;
-                    bytes.addAndGet(-size);
-                    count.decrementAndGet();
+                        closed = true;
+                        bytes.addAndGet(-size);
+                        count.decrementAndGet();
+                    });
                 }
             };
         }
@@ -218,15 +242,25 @@ final class TestDoubles {
         }
     }
 
-    /** Agents of one JVM; broken ones skip the remote bounds check or deliver notifications twice. */
+    /**
+     * Agents of one JVM; broken ones skip the remote bounds check, deliver notifications twice, or ignore the
+     * lifetime of the storage they register (they keep serving a closed storage's region and report success
+     * without moving its bytes, as an agent reading freed memory would).
+     */
     static final class TestAgentProvider implements AgentProvider {
         static final Map<String, TestAgent> AGENTS = new ConcurrentHashMap<>();
         final boolean checkRemoteBounds;
         final int notificationCopies;
+        final boolean honoursLifetime;
 
         TestAgentProvider(boolean checkRemoteBounds, int notificationCopies) {
+            this(checkRemoteBounds, notificationCopies, true);
+        }
+
+        TestAgentProvider(boolean checkRemoteBounds, int notificationCopies, boolean honoursLifetime) {
             this.checkRemoteBounds = checkRemoteBounds;
             this.notificationCopies = notificationCopies;
+            this.honoursLifetime = honoursLifetime;
         }
 
         @Override
@@ -266,7 +300,14 @@ final class TestDoubles {
         }
 
         @Override
-        public Registration register(MemoryRegion region, MemType memType, long deviceId) {
+        public Registration register(Storage storage, MemoryRegion region) {
+            if (closed) {
+                throw new IllegalStateException("closed");
+            }
+            MemType memType = MemType.of(storage.kind());
+            long deviceId = 0;
+            Lifetime.Hook hook = config.honoursLifetime
+                    ? storage.onClose("test agent " + name, () -> registered.remove(region)) : null;
             registered.add(region);
             return new Registration() {
                 @Override
@@ -287,8 +328,20 @@ final class TestDoubles {
                 @Override
                 public void close() {
                     registered.remove(region);
+                    if (hook != null) {
+                        hook.close();
+                    }
                 }
             };
+        }
+
+        @Override
+        public String remoteAgentName(byte[] metadata) {
+            String[] parts = new String(metadata, StandardCharsets.UTF_8).split(":");
+            if (parts.length < 2 || !parts[0].equals("test-agent")) {
+                throw new IllegalArgumentException("not test agent metadata");
+            }
+            return parts[1];
         }
 
         @Override
@@ -342,9 +395,17 @@ final class TestDoubles {
                 if (peer == null || peer.closed) {
                     throw new IllegalStateException("peer " + transfer.remoteAgent() + " is closed");
                 }
+                if (config.honoursLifetime) {
+                    check(transfer.remote().descriptors(), peer.registered);
+                }
                 for (int i = 0; i < transfer.local().descriptors().size(); i++) {
-                    MemorySegment local = resolve(transfer.local().descriptors().get(i).region());
-                    MemorySegment remote = resolve(transfer.remote().descriptors().get(i).region());
+                    MemoryRegion l = transfer.local().descriptors().get(i).region();
+                    MemoryRegion r = transfer.remote().descriptors().get(i).region();
+                    if (!config.honoursLifetime && (!isLive(l) || !isLive(r))) {
+                        continue; // broken: "succeeds" on freed memory
+                    }
+                    MemorySegment local = resolve(l);
+                    MemorySegment remote = resolve(r);
                     if (transfer.operation() == AgentTransfer.Operation.READ) {
                         local.copyFrom(remote);
                     } else {

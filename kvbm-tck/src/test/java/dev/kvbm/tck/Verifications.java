@@ -119,6 +119,14 @@ final class Verifications {
         }
     }
 
+    /** Registers regions without attaching a withdrawal to their storage: serves freed memory. */
+    static class LifetimeIgnoringAgent extends CorrectAgent {
+        @Override
+        protected AgentProvider agentProvider() {
+            return new TestDoubles.TestAgentProvider(true, 1, false);
+        }
+    }
+
     static class CorrectLayout extends LayoutVerification {
         @Override
         protected Layout fullyContiguous(LayoutConfig config, MemoryRegion region) {

@@ -1,8 +1,11 @@
 package dev.kvbm.transport;
 
 import dev.kvbm.api.StorageKind;
+import dev.kvbm.api.spi.AgentProvider;
 
+import java.util.List;
 import java.util.Locale;
+import java.util.stream.Collectors;
 
 /**
  * ARCHITECTURE.md's transfer strategy table, as the words of an error: for a pair of local storage kinds that no
@@ -34,9 +37,22 @@ final class Strategies {
         return String.format(Locale.ROOT, "no available executor copies %s -> %s: %s", source, destination, how);
     }
 
-    /** The message for a transfer that needs an agent when this manager has none. */
+    /** The message for a transfer that needs an agent when this manager was built without one. */
     static String noAgent(String what) {
-        return what + " needs a transfer agent, and this TransportManager has none: add kvbm-backend-system (agent"
-                + " 'local', workers in one JVM) or kvbm-backend-nixl (UCX, across processes) to the module path";
+        return what + " needs a transfer agent, and this TransportManager was built withoutAgent(); build it with"
+                + " an agent provider: kvbm-backend-system's 'local' (workers in one JVM) or kvbm-backend-nixl's"
+                + " 'ucx' (across processes)";
+    }
+
+    /** The message for a build that found no available agent provider: each provider's own cause, or none found. */
+    static String noAgentAtBuild(List<AgentProvider> providers) {
+        String found = providers.isEmpty()
+                ? "no agent provider is on the module or class path: add kvbm-backend-system (agent 'local', workers"
+                        + " in one JVM) or kvbm-backend-nixl (agent 'ucx', across processes)"
+                : providers.stream().map(p -> "'" + p.name() + "' is unavailable: "
+                        + p.unavailabilityCause().map(Throwable::getMessage).orElse("?"))
+                        .collect(Collectors.joining("; "));
+        return "no transfer agent for this worker: " + found + ". For a worker that only copies between its own"
+                + " layouts, call TransportManager.builder().withoutAgent()";
     }
 }

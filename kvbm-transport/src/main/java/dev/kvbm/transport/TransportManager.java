@@ -11,7 +11,9 @@ import dev.kvbm.api.spi.AgentProvider;
 import dev.kvbm.api.spi.AgentTransfer;
 import dev.kvbm.api.spi.Backends;
 import dev.kvbm.api.spi.DescriptorList;
+import dev.kvbm.api.spi.Lifetime;
 import dev.kvbm.api.spi.RegionPair;
+import dev.kvbm.api.spi.Storage;
 import dev.kvbm.api.spi.TransferBatch;
 import dev.kvbm.api.spi.TransferExecutor;
 import dev.kvbm.api.spi.TransferExecutorProvider;
@@ -72,7 +74,8 @@ public final class TransportManager implements AutoCloseable {
     private int nextLayoutId; // guarded by registry
     private volatile boolean closed;
 
-    private record LocalLayout(LayoutHandle handle, OwnedLayout layout, Agent.Registration registration) {
+    private record LocalLayout(LayoutHandle handle, OwnedLayout layout, Agent.Registration registration,
+                               Lifetime.Hook hook) {
     }
 
     private record RemoteLayout(LayoutHandle handle, PhysicalLayout layout, WorkerAddress worker) {
@@ -119,40 +122,63 @@ public final class TransportManager implements AutoCloseable {
                         + " layouts (ids are u16 and 65535 is reserved)");
             }
             LayoutHandle handle = new LayoutHandle(workerId, nextLayoutId);
+            Storage storage = layout.storage();
+            // Closing the layout without unregistering it first still withdraws it (before its memory is freed);
+            // a closed layout cannot be registered at all.
+            Lifetime.Hook hook;
+            try {
+                hook = storage.onClose("layout " + handle + " of worker " + Long.toUnsignedString(workerId),
+                        () -> forgetLocal(handle));
+            } catch (IllegalStateException e) {
+                throw new IllegalStateException("cannot register " + layout + ": its storage is closed; register a"
+                        + " live layout", e);
+            }
             Agent.Registration registration = null;
             StorageKind kind = layout.kind();
             if (agent != null && kind.type() != StorageKind.Type.DISK) {
-                NixlMetadata nixl = NixlMetadata.of(agent.name(), kind);
                 try {
-                    registration = agent.register(layout.storage().region(), nixl.memType(), nixl.deviceId());
+                    registration = agent.register(storage);
                 } catch (IllegalArgumentException e) {
                     LOG.log(System.Logger.Level.INFO, "layout {0} on {1} stays local to this worker: agent {2} does"
                             + " not register it ({3})", handle, kind, agent.name(), e.getMessage());
+                } catch (RuntimeException e) {
+                    hook.close();
+                    throw e;
                 }
             }
             nextLayoutId++;
-            locals.put(handle, new LocalLayout(handle, layout, registration));
+            locals.put(handle, new LocalLayout(handle, layout, registration, hook));
             return handle;
         }
     }
 
     /**
-     * Forgets a local layout and withdraws its agent registration, after which its memory may be freed. Transfers
-     * already started are not waited for.
+     * Forgets a local layout and withdraws its agent registration (waiting for the agent's transfers in flight on
+     * it), after which its memory may be freed. This is the documented way to retire a layout that peers may use:
+     * unregister, then close. Closing a registered layout directly is safe too: its storage withdraws the
+     * registration before freeing (see {@link Lifetime}).
      *
      * @throws IllegalArgumentException when {@code handle} is not a local layout of this manager
      */
     public void unregisterLayout(LayoutHandle handle) {
+        if (!forgetLocal(handle)) {
+            throw new IllegalArgumentException("unknown local layout " + handle);
+        }
+    }
+
+    private boolean forgetLocal(LayoutHandle handle) {
         LocalLayout local;
         synchronized (registry) {
             local = locals.remove(handle);
         }
         if (local == null) {
-            throw new IllegalArgumentException("unknown local layout " + handle);
+            return false;
         }
         if (local.registration != null) {
             local.registration.close();
         }
+        local.hook.close();
+        return true;
     }
 
     /** Handles of the layouts registered here, by id. */
@@ -206,7 +232,8 @@ public final class TransportManager implements AutoCloseable {
      *
      * @return the imported layouts' handles, in the order published
      * @throws InvalidMetadataException when the metadata is malformed or inconsistent
-     * @throws IllegalStateException    when this worker already imported that peer, or has no agent
+     * @throws IllegalStateException    when this worker already imported a peer with that worker id or agent name,
+     *                                  or has no agent
      */
     public List<LayoutHandle> importMetadata(SerializedLayout metadata) {
         Agent a = requireAgent("importing metadata");
@@ -246,10 +273,38 @@ public final class TransportManager implements AutoCloseable {
                 throw new IllegalStateException("metadata of worker " + Long.toUnsignedString(workerId)
                         + " is this worker's own; import a peer's metadata");
             }
-            if (loadedRemotes.contains(peer)) {
-                throw new IllegalStateException(String.format(Locale.ROOT,
-                        "remote worker already loaded: %s (worker_id=%s); forget it first to reload",
-                        peer.nixlAgentName(), Long.toUnsignedString(peer.workerId())));
+            // A worker id and an agent name each identify exactly one peer. Everything is checked before the
+            // agent loads anything, so a rejected import changes nothing, for this peer or any other.
+            if (peer.nixlAgentName().equals(a.name())) {
+                throw new InvalidMetadataException(String.format(Locale.ROOT,
+                        "metadata of worker %s names agent '%s', which is this worker's own agent",
+                        Long.toUnsignedString(peer.workerId()), a.name()));
+            }
+            for (WorkerAddress known : loadedRemotes) {
+                if (known.workerId() == peer.workerId()) {
+                    throw new IllegalStateException(String.format(Locale.ROOT,
+                            "remote worker already loaded: %s (worker_id=%s); forget it first to reload",
+                            known.nixlAgentName(), Long.toUnsignedString(known.workerId())));
+                }
+                if (known.nixlAgentName().equals(peer.nixlAgentName())) {
+                    throw new IllegalStateException(String.format(Locale.ROOT,
+                            "agent '%s' is already loaded as worker %s; metadata of worker %s cannot claim it (an"
+                                    + " agent belongs to one worker; forget worker %s first if it restarted under a"
+                                    + " new id)", known.nixlAgentName(), Long.toUnsignedString(known.workerId()),
+                            Long.toUnsignedString(peer.workerId()), Long.toUnsignedString(known.workerId())));
+                }
+            }
+            String carried;
+            try {
+                carried = a.remoteAgentName(published.nixlMetadata());
+            } catch (IllegalArgumentException e) {
+                throw new InvalidMetadataException("agent " + a.name() + " rejected the peer's agent metadata: "
+                        + e.getMessage(), e);
+            }
+            if (!carried.equals(peer.nixlAgentName())) {
+                throw new InvalidMetadataException(String.format(Locale.ROOT,
+                        "agent name mismatch: the metadata names '%s' but its agent metadata is from '%s'",
+                        peer.nixlAgentName(), carried));
             }
             String loaded;
             try {
@@ -258,11 +313,10 @@ public final class TransportManager implements AutoCloseable {
                 throw new InvalidMetadataException("agent " + a.name() + " rejected the peer's agent metadata: "
                         + e.getMessage(), e);
             }
-            if (!loaded.equals(peer.nixlAgentName())) {
-                a.invalidateRemote(loaded);
-                throw new InvalidMetadataException(String.format(Locale.ROOT,
-                        "agent name mismatch: the metadata names '%s' but its agent metadata is from '%s'",
-                        peer.nixlAgentName(), loaded));
+            if (!loaded.equals(carried)) {
+                throw new IllegalStateException(String.format(Locale.ROOT,
+                        "agent %s is inconsistent: remoteAgentName said '%s' but loadRemoteMetadata loaded '%s'",
+                        a.name(), carried, loaded));
             }
             layouts.forEach((handle, layout) -> remotes.put(handle, new RemoteLayout(handle, layout, peer)));
             loadedRemotes.add(peer);
@@ -290,6 +344,12 @@ public final class TransportManager implements AutoCloseable {
             }
             return true;
         }
+    }
+
+    /** Copies every layer of {@code srcBlocks[i]} to {@code dstBlocks[i]} with the default options. */
+    public CompletableFuture<Void> executeTransfer(LayoutHandle src, int[] srcBlocks, LayoutHandle dst,
+                                                   int[] dstBlocks) {
+        return executeTransfer(src, srcBlocks, dst, dstBlocks, TransferOptions.DEFAULT);
     }
 
     /**
@@ -488,12 +548,9 @@ public final class TransportManager implements AutoCloseable {
             executors.values().forEach(TransferExecutor::close);
             executors.clear();
         }
-        for (LocalLayout local : locals.values()) {
-            if (local.registration != null) {
-                local.registration.close();
-            }
+        for (LayoutHandle handle : List.copyOf(locals.keySet())) {
+            forgetLocal(handle);
         }
-        locals.clear();
         remotes.clear();
         if (agent != null) {
             agent.close();
@@ -513,6 +570,7 @@ public final class TransportManager implements AutoCloseable {
         private String agentName;
         private Backends backends;
         private String agentProvider;
+        private boolean withoutAgent;
         private AgentProvider.Options agentOptions = AgentProvider.Options.DEFAULT;
 
         private Builder() {
@@ -530,18 +588,28 @@ public final class TransportManager implements AutoCloseable {
             return this;
         }
 
-        /** The providers to use; default {@link Backends#load()}. */
+        /** The providers to use; default {@link Backends#shared()}, discovered once per JVM. */
         public Builder backends(Backends backends) {
             this.backends = Objects.requireNonNull(backends, "backends");
             return this;
         }
 
         /**
-         * Which agent provider to use, by name (e.g. {@code "local"}); default: the first available one, or none
-         * (then only local transfers work).
+         * Which agent provider to use, by name (e.g. {@code "local"}); default: the first available one.
          */
         public Builder agentProvider(String name) {
             this.agentProvider = Objects.requireNonNull(name, "name");
+            this.withoutAgent = false;
+            return this;
+        }
+
+        /**
+         * A worker with no agent: it copies between its own layouts only, and cannot export, import or reach a
+         * peer. Without this, {@link #build()} fails when no agent provider is available, naming why.
+         */
+        public Builder withoutAgent() {
+            this.withoutAgent = true;
+            this.agentProvider = null;
             return this;
         }
 
@@ -560,17 +628,24 @@ public final class TransportManager implements AutoCloseable {
         /**
          * Creates the manager and its agent.
          *
-         * @throws IllegalStateException         when no worker id was set
+         * @throws IllegalStateException         when no worker id was set, or no agent provider is available and
+         *                                       {@link #withoutAgent()} was not chosen; the message gives each
+         *                                       provider's cause (such as the missing native-access flag)
          * @throws UnsupportedOperationException when the named agent provider is not available
          */
         public TransportManager build() {
             if (workerId == null) {
                 throw new IllegalStateException("TransportManager.builder() needs workerId(id)");
             }
-            Backends b = backends != null ? backends : Backends.load();
+            Backends b = backends != null ? backends : Backends.shared();
             String name = agentName != null ? agentName : "worker-" + Long.toUnsignedString(workerId);
-            AgentProvider provider = agentProvider != null ? b.agentProvider(agentProvider)
-                    : b.agentProviders().stream().filter(AgentProvider::isAvailable).findFirst().orElse(null);
+            AgentProvider provider = null;
+            if (agentProvider != null) {
+                provider = b.agentProvider(agentProvider);
+            } else if (!withoutAgent) {
+                provider = b.agentProviders().stream().filter(AgentProvider::isAvailable).findFirst()
+                        .orElseThrow(() -> new IllegalStateException(Strategies.noAgentAtBuild(b.agentProviders())));
+            }
             Agent agent = provider == null ? null : provider.create(name, agentOptions);
             return new TransportManager(workerId, name, b, agent);
         }

@@ -59,7 +59,8 @@ class TransportManagerTest {
     void layoutIdsRunOutAt65535() {
         // Without an agent nothing is registered anywhere, so one layout can take every id.
         TransportManager m = track(TransportManager.builder().workerId(1)
-                .backends(Backends.load(getClass().getClassLoader(), Set.of("system-memory", "system-copy"))).build());
+                .backends(Backends.load(getClass().getClassLoader(), Set.of("system-memory", "system-copy")))
+                .withoutAgent().build());
         assertThat(m.agent()).isEmpty();
         OwnedLayout layout = fc();
         for (int i = 0; i < 65535; i++) {
@@ -68,7 +69,7 @@ class TransportManagerTest {
         assertThatThrownBy(() -> m.registerLayout(layout)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("65535");
         assertThatThrownBy(m::exportMetadata).isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("kvbm-backend-system (agent 'local'");
+                .hasMessageContaining("built withoutAgent()");
     }
 
     @Test
@@ -150,15 +151,34 @@ class TransportManagerTest {
     @Test
     void aFailedHopFailsTheWholeTransferWithItsCause() {
         TransportManager m = local(6);
-        OwnedLayout src = fc();
-        LayoutHandle s = m.registerLayout(src);
+        TransportManager peer = local(16);
+        LayoutHandle s = m.registerLayout(fc());
         LayoutHandle bounce = m.registerLayout(fc());
-        LayoutHandle d = m.registerLayout(fc());
-        src.close(); // the storage refuses access; the first hop fails when it runs
+        OwnedLayout remote = fc();
+        peer.registerLayout(remote);
+        LayoutHandle d = m.importMetadata(peer.exportMetadata()).getFirst();
+        remote.close(); // the peer withdraws it; the second hop's WRITE fails when it runs
         assertThatThrownBy(() -> m.executeTransfer(s, new int[] {0, 1, 2}, d, new int[] {0, 1, 2},
                 TransferOptions.builder().bounceBuffer(bounce, 0, 1).build()).get(30, TimeUnit.SECONDS))
-                .isInstanceOf(ExecutionException.class).hasRootCauseInstanceOf(IllegalStateException.class)
-                .rootCause().hasMessageContaining("closed");
+                .isInstanceOf(ExecutionException.class).hasRootCauseInstanceOf(IllegalArgumentException.class)
+                .rootCause().hasMessageContaining("outside the memory agent worker-16 has registered");
+    }
+
+    @Test
+    void closingARegisteredLayoutWithdrawsItAndAClosedLayoutCannotBeRegistered() {
+        TransportManager m = local(26);
+        OwnedLayout layout = fc();
+        LayoutHandle h = m.registerLayout(layout);
+        LayoutHandle other = m.registerLayout(fc());
+        layout.close();
+        assertThat(m.localHandles()).containsExactly(other);
+        assertThat(m.exportMetadata().unpack().layouts()).extracting(LocalLayoutDescriptor::handle)
+                .containsExactly(other);
+        assertThatThrownBy(() -> m.executeTransfer(h, new int[] {0}, other, new int[] {0}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("neither registered here");
+        assertThatThrownBy(() -> m.registerLayout(layout)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("its storage is closed");
+        assertThat(m.localHandles()).containsExactly(other);
     }
 
     @Test

@@ -27,7 +27,8 @@ import java.util.concurrent.CompletableFuture;
  * </ul>
  *
  * <p>Agents are thread-safe. {@link #close()} fails transfers still pending, releases registrations and
- * connections in an order that is safe for the transport, and is idempotent.
+ * connections in an order that is safe for the transport, and is idempotent. It may be called from any thread,
+ * a transfer's completion callback included, and returns.
  */
 public interface Agent extends AutoCloseable {
 
@@ -35,15 +36,42 @@ public interface Agent extends AutoCloseable {
     String name();
 
     /**
-     * Makes {@code region} reachable by peers and usable in local descriptor lists. Closing the returned
-     * registration withdraws it; regions may not overlap an existing registration of the same memory type.
+     * Makes all of {@code storage}'s memory reachable by peers and usable in local descriptor lists.
      *
-     * @param deviceId GPU ordinal for VRAM, file descriptor for FILE, 0 for DRAM
+     * @see #register(Storage, MemoryRegion)
      */
-    Registration register(MemoryRegion region, MemType memType, long deviceId);
+    default Registration register(Storage storage) {
+        return register(storage, storage.region());
+    }
+
+    /**
+     * Makes {@code region}, which lies inside {@code storage}, reachable by peers and usable in local descriptor
+     * lists. The memory type and device follow the storage's kind ({@link MemType#of}; the GPU ordinal for
+     * Device memory, the file descriptor for Disk, 0 for host memory). Only memory that a live storage owns can be
+     * registered, never a bare address range.
+     *
+     * <p>The registration ends when it is closed, when the agent is closed, or when the storage is closed: the
+     * agent attaches a withdrawal to the storage ({@link Storage#onClose}) that removes the registration and waits
+     * for the transfers in flight on it, so the storage frees its memory only once no peer can reach it
+     * (the lifetime rule of {@link Lifetime}). Regions may not overlap an existing registration.
+     *
+     * @throws IllegalStateException    when the storage is closed or the agent is closed
+     * @throws IllegalArgumentException when {@code region} is not inside the storage, overlaps a registration, or
+     *                                  is memory this agent cannot reach (the message says which agent can)
+     */
+    Registration register(Storage storage, MemoryRegion region);
 
     /** The blob peers load to reach this agent's registered memory; it reflects registrations made so far. */
     byte[] localMetadata();
+
+    /**
+     * Decodes only the agent name a peer's metadata blob carries, validating the whole blob, and loads nothing: a
+     * caller checks the name (is it a peer already known under another identity?) before
+     * {@link #loadRemoteMetadata} replaces what is loaded under it.
+     *
+     * @throws IllegalArgumentException when the bytes are not valid metadata
+     */
+    String remoteAgentName(byte[] metadata);
 
     /**
      * Loads a peer's metadata blob, replacing what was loaded earlier under the same name.

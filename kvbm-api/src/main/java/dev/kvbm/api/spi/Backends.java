@@ -48,7 +48,34 @@ public final class Backends {
         this.report = List.copyOf(report);
     }
 
-    /** Discovers providers with the thread's context class loader, honouring {@value #SELECTION_PROPERTY}. */
+    private static volatile Backends shared; // guarded by Backends.class for writes
+
+    /**
+     * The providers of this JVM, discovered once (on first use, with {@link #load()}) and shared: what a
+     * {@code TransportManager} uses unless given others. Providers are singletons, so every manager then sees the
+     * same accounting.
+     *
+     * @throws IllegalStateException when {@value #SELECTION_PROPERTY} names a provider that is not found (and
+     *                               again on the next call: a failed discovery is not cached)
+     */
+    public static Backends shared() {
+        Backends b = shared;
+        if (b == null) {
+            synchronized (Backends.class) {
+                b = shared;
+                if (b == null) {
+                    b = load();
+                    shared = b;
+                }
+            }
+        }
+        return b;
+    }
+
+    /**
+     * Discovers providers with the thread's context class loader, honouring {@value #SELECTION_PROPERTY}; each call
+     * makes new provider instances (see {@link #shared()} for the JVM's one set).
+     */
     public static Backends load() {
         ClassLoader loader = Thread.currentThread().getContextClassLoader();
         return load(loader != null ? loader : Backends.class.getClassLoader(), parseSelection(System.getProperty(SELECTION_PROPERTY)));

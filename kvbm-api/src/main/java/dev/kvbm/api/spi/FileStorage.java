@@ -10,7 +10,10 @@ import java.nio.file.Path;
  */
 public interface FileStorage extends Storage {
 
-    /** The file on disk. */
+    /**
+     * Where the file was created. A backend may unlink the file at once and keep only its descriptor (the system
+     * backend does, so that nothing is left behind when a process dies); the path then names it in messages only.
+     */
     Path path();
 
     /**

@@ -11,6 +11,16 @@ record RegionOnlyStorage(StorageKind kind, MemoryRegion region) implements Stora
     }
 
     @Override
+    public Lifetime.Lease acquire() {
+        throw new UnsupportedOperationException("a region-only storage has no memory to lease");
+    }
+
+    @Override
+    public Lifetime.Hook onClose(String holder, Runnable withdraw) {
+        throw new UnsupportedOperationException("a region-only storage cannot be registered");
+    }
+
+    @Override
     public void close() {
     }
 }

@@ -3,28 +3,25 @@ package dev.kvbm.backend.system;
 import dev.kvbm.api.MemoryRegion;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.FileStorage;
+import dev.kvbm.api.spi.Lifetime;
 
-import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.concurrent.locks.ReadWriteLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * A preallocated file; its kind carries the real file descriptor. Reads and writes are positional and may run
- * concurrently; close waits for them (so a recycled descriptor is never used) and deletes the file.
+ * A preallocated file, unlinked from its directory as soon as it was created: only the descriptor (which its kind
+ * carries) keeps it, so the kernel reclaims the space when the storage is closed or the process dies, however it
+ * dies. Reads and writes are positional and may run concurrently; close waits for them (so a recycled descriptor is
+ * never used) and closes the descriptor.
  */
 final class DiskStorage implements FileStorage {
-    private static final System.Logger LOG = System.getLogger(DiskStorage.class.getName());
-
     private final int fd;
     private final Path path;
     private final MemoryRegion region;
     private final StorageKind kind;
     private final StorageAccounting accounting;
-    private final ReadWriteLock lock = new ReentrantReadWriteLock();
+    private final Lifetime lifetime = new Lifetime(this::toString);
     private volatile boolean closed;
 
     DiskStorage(int fd, Path path, long size, StorageAccounting accounting) {
@@ -70,15 +67,11 @@ final class DiskStorage implements FileStorage {
         void run(int fd, Path path, long offset, MemorySegment buffer);
     }
 
-    /** Runs one positional read or write under the read lock, so close cannot recycle the fd under it. */
+    /** Runs one positional read or write under a lease, so close cannot recycle the fd under it. */
     private void positional(String op, long offset, MemorySegment buffer, PositionalIo io) {
         checkRange(op, offset, buffer.byteSize());
-        lock.readLock().lock();
-        try {
-            ensureOpen();
+        try (Lifetime.Lease ignored = acquire()) {
             io.run(fd, path, offset, buffer);
-        } finally {
-            lock.readLock().unlock();
         }
     }
 
@@ -89,33 +82,24 @@ final class DiskStorage implements FileStorage {
         }
     }
 
-    private void ensureOpen() {
-        if (closed) {
-            throw new IllegalStateException("Disk storage " + path + " is closed");
-        }
+    @Override
+    public Lifetime.Lease acquire() {
+        return lifetime.acquire();
     }
 
     @Override
+    public Lifetime.Hook onClose(String holder, Runnable withdraw) {
+        return lifetime.onClose(holder, withdraw);
+    }
+
+    /** Waits for reads and writes in progress (so a recycled fd is never used), then closes the file. */
+    @Override
     public void close() {
-        lock.writeLock().lock();
-        try {
-            if (closed) {
-                return;
-            }
+        lifetime.close(() -> {
             closed = true;
             accounting.released(region.size());
-            try {
-                PosixFiles.close(fd, path);
-            } finally {
-                try {
-                    Files.deleteIfExists(path);
-                } catch (IOException e) {
-                    LOG.log(System.Logger.Level.WARNING, "could not delete disk tier file " + path, e);
-                }
-            }
-        } finally {
-            lock.writeLock().unlock();
-        }
+            PosixFiles.close(fd, path);
+        });
     }
 
     @Override

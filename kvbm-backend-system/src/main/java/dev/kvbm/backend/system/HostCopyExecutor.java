@@ -3,6 +3,7 @@ package dev.kvbm.backend.system;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.FileStorage;
 import dev.kvbm.api.spi.HostStorage;
+import dev.kvbm.api.spi.Lifetime;
 import dev.kvbm.api.spi.RegionPair;
 import dev.kvbm.api.spi.Storage;
 import dev.kvbm.api.spi.TransferBatch;
@@ -12,7 +13,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -24,9 +27,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Runs each batch on its threads (a batch of {@value #PARALLEL_THRESHOLD} bytes or more is cut into byte-balanced
  * parts, one per thread; the future completes when every part has, and fails with the first part's failure): the
  * batch's coalesced pairs are copied with {@link MemorySegment#copy}
- * between host segments, or with positional file I/O between a host segment and a {@link FileStorage}. The
- * segments' own bounds and liveness checks guard every access, so a storage closed mid-flight fails the batch
- * with an {@link IllegalStateException} instead of touching freed memory.
+ * between host segments, or with positional file I/O between a host segment and a {@link FileStorage}. Each part
+ * holds a lease on both storages while it copies ({@link Lifetime}), so a storage closed mid-flight is freed only
+ * after the part returned, and a part that starts after the close fails the batch with an
+ * {@link IllegalStateException}; the segments' own bounds and liveness checks guard every access as well.
  */
 final class HostCopyExecutor implements TransferExecutor {
 
@@ -42,6 +46,7 @@ final class HostCopyExecutor implements TransferExecutor {
     private final String name;
     private final int threads;
     private final ExecutorService pool;
+    private final Set<Thread> poolThreads = ConcurrentHashMap.newKeySet();
 
     HostCopyExecutor(String name, int threads) {
         if (threads < 1) {
@@ -54,6 +59,7 @@ final class HostCopyExecutor implements TransferExecutor {
         ThreadFactory factory = r -> {
             Thread t = new Thread(r, "kvbm-copy-" + id + "-" + count.incrementAndGet());
             t.setDaemon(true);
+            poolThreads.add(t);
             return t;
         };
         this.pool = Executors.newFixedThreadPool(threads, factory);
@@ -107,7 +113,11 @@ final class HostCopyExecutor implements TransferExecutor {
             for (Runnable copy : copies) {
                 pool.execute(() -> {
                     try {
-                        copy.run();
+                        // Leases keep both storages allocated until this part returned (see Lifetime); a storage
+                        // closed before the part starts fails it with IllegalStateException instead.
+                        try (Lifetime.Lease s = src.acquire(); Lifetime.Lease d = dst.acquire()) {
+                            copy.run();
+                        }
                         if (remaining.decrementAndGet() == 0) {
                             done.complete(null);
                         }
@@ -208,9 +218,16 @@ final class HostCopyExecutor implements TransferExecutor {
         }
     }
 
+    /**
+     * Lets the batches already submitted finish, then stops the threads. Called on one of this executor's own
+     * threads (from a completion callback) it returns at once: waiting there would wait for itself.
+     */
     @Override
     public void close() {
         pool.shutdown();
+        if (poolThreads.contains(Thread.currentThread())) {
+            return;
+        }
         boolean interrupted = false;
         while (true) {
             try {

@@ -7,7 +7,9 @@ import dev.kvbm.api.spi.Agent;
 import dev.kvbm.api.spi.AgentDescriptor;
 import dev.kvbm.api.spi.AgentTransfer;
 import dev.kvbm.api.spi.DescriptorList;
+import dev.kvbm.api.spi.Lifetime;
 import dev.kvbm.api.spi.Notification;
+import dev.kvbm.api.spi.Storage;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
@@ -16,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -38,7 +41,9 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * registrations, remote ones against the peer's loaded metadata), and again when it runs, against both agents'
  * live registrations, under their read locks. Withdrawing a registration or closing an agent takes the write lock,
  * so it waits for copies in flight and later copies see the change; nothing is copied to or from memory that is no
- * longer registered. Locks are taken in agent-creation order, so two agents copying to each other cannot deadlock;
+ * longer registered. A registration belongs to a storage, and closing the storage withdraws it through that same
+ * write lock before the memory is freed ({@link Lifetime}), so a registration seen under the read lock is memory
+ * that is still allocated. Locks are taken in agent-creation order, so two agents copying to each other cannot deadlock;
  * a lock not obtained within the peer timeout fails the transfer. Thread-safe.
  */
 final class LocalAgent implements Agent {
@@ -91,15 +96,19 @@ final class LocalAgent implements Agent {
     }
 
     @Override
-    public Registration register(MemoryRegion region, MemType memType, long deviceId) {
+    public Registration register(Storage storage, MemoryRegion region) {
+        Objects.requireNonNull(storage, "storage");
+        Objects.requireNonNull(region, "region");
+        MemType memType = MemType.of(storage.kind());
         if (memType != MemType.DRAM) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "the local agent reaches host memory (DRAM) only, not %s; GPU memory and files across workers"
-                            + " need the UCX agent (kvbm-backend-nixl)", memType));
+                    "the local agent reaches host memory (DRAM) only, not %s on %s; GPU memory and files across"
+                            + " workers need the UCX agent (kvbm-backend-nixl)", memType, storage.kind()));
         }
-        if (region.size() == 0 || region.address() == 0) {
-            throw new IllegalArgumentException("cannot register " + region + ": a registration needs a non-null"
-                    + " address and at least one byte");
+        if (region.size() == 0 || !storage.region().contains(region)) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "cannot register %s: a registration covers at least one byte inside its storage %s %s", region,
+                    storage.kind(), storage.region()));
         }
         lock.writeLock().lock();
         try {
@@ -111,7 +120,10 @@ final class LocalAgent implements Agent {
                             region, r.region, name));
                 }
             }
-            LocalRegistration registration = new LocalRegistration(region, memType, deviceId);
+            LocalRegistration registration = new LocalRegistration(region, memType);
+            // Throws IllegalStateException for closed storage; from now on its close withdraws this registration
+            // (under the write lock, so after the copies in flight) before the memory is freed.
+            registration.hook = storage.onClose("registration with local agent " + name, registration::close);
             registrations.add(registration);
             return registration;
         } finally {
@@ -128,6 +140,11 @@ final class LocalAgent implements Agent {
         } finally {
             lock.readLock().unlock();
         }
+    }
+
+    @Override
+    public String remoteAgentName(byte[] metadata) {
+        return LocalAgentMetadata.decode(metadata).agentName();
     }
 
     @Override
@@ -250,7 +267,7 @@ final class LocalAgent implements Agent {
     private List<LocalAgentMetadata.Entry> registeredEntries() {
         List<LocalAgentMetadata.Entry> entries = new ArrayList<>(registrations.size());
         for (LocalRegistration r : registrations) {
-            entries.add(new LocalAgentMetadata.Entry(r.memType, r.region, r.deviceId));
+            entries.add(new LocalAgentMetadata.Entry(r.memType, r.region, 0));
         }
         return entries;
     }
@@ -309,6 +326,7 @@ final class LocalAgent implements Agent {
             pool.shutdown();
             for (LocalRegistration r : registrations) {
                 r.closed = true;
+                r.hook.close();
             }
             registrations.clear();
             peers.clear();
@@ -328,13 +346,12 @@ final class LocalAgent implements Agent {
     private final class LocalRegistration implements Registration {
         private final MemoryRegion region;
         private final MemType memType;
-        private final long deviceId;
+        private Lifetime.Hook hook; // set once, under the agent's write lock
         private boolean closed; // guarded by the agent's lock
 
-        LocalRegistration(MemoryRegion region, MemType memType, long deviceId) {
+        LocalRegistration(MemoryRegion region, MemType memType) {
             this.region = region;
             this.memType = memType;
-            this.deviceId = deviceId;
         }
 
         @Override
@@ -349,7 +366,7 @@ final class LocalAgent implements Agent {
 
         @Override
         public long deviceId() {
-            return deviceId;
+            return 0;
         }
 
         @Override
@@ -359,6 +376,7 @@ final class LocalAgent implements Agent {
                 if (!closed) {
                     closed = true;
                     registrations.remove(this);
+                    hook.close();
                 }
             } finally {
                 lock.writeLock().unlock();

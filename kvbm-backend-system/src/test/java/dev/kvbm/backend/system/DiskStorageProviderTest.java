@@ -26,21 +26,40 @@ class DiskStorageProviderTest {
     }
 
     @Test
-    void createsAPreallocatedFileCarryingItsFdAndDeletesItOnClose() throws Exception {
+    void createsAPreallocatedFileThatOnlyItsFdKeepsSoNothingOutlivesTheProcess() throws Exception {
         DiskStorageProvider provider = new DiskStorageProvider(dir);
         Storage s = provider.allocate(StorageKind.disk(0), 1 << 20);
         FileStorage file = (FileStorage) s;
         assertThat(file.path().getParent()).isEqualTo(dir);
-        assertThat(Files.size(file.path())).isEqualTo(1 << 20);
         assertThat(s.kind().type()).isEqualTo(StorageKind.Type.DISK);
         assertThat(s.kind().fd()).isGreaterThan(2);
+        // Unlinked at once: the directory is empty while the storage is open, and the fd holds the whole file.
+        try (var listing = Files.list(dir)) {
+            assertThat(listing.toList()).isEmpty();
+        }
+        Path byFd = Path.of("/proc/self/fd/" + s.kind().fd());
+        assertThat(Files.size(byFd)).isEqualTo(1 << 20);
+        assertThat(Files.readSymbolicLink(byFd).toString()).isEqualTo(file.path() + " (deleted)");
         assertThat(s.region().address()).isZero();
         assertThat(provider.bytesOutstanding()).isEqualTo(1 << 20);
         s.close();
         s.close();
-        assertThat(Files.exists(file.path())).isFalse();
         assertThat(provider.bytesOutstanding()).isZero();
         assertThat(provider.allocationsOutstanding()).isZero();
+    }
+
+    @Test
+    void filesLeftByADeadProcessAreReclaimedAndALiveProcessesFilesAreNot() throws Exception {
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor();
+        Path stale = Files.createFile(dir.resolve("kvbm-disk-" + gone.pid() + "-7.bin"));
+        Path live = Files.createFile(dir.resolve("kvbm-disk-" + ProcessHandle.current().pid() + "-999999.bin"));
+        Path unrelated = Files.createFile(dir.resolve("notes.txt"));
+        DiskStorageProvider provider = new DiskStorageProvider(dir);
+        provider.allocate(StorageKind.disk(0), 4096).close();
+        assertThat(stale).doesNotExist();
+        assertThat(live).exists();
+        assertThat(unrelated).exists();
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.kvbm.backend.system;
 import dev.kvbm.api.MemoryRegion;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.HostStorage;
+import dev.kvbm.api.spi.Lifetime;
 import dev.kvbm.api.spi.RegionPair;
 import dev.kvbm.api.spi.Storage;
 import dev.kvbm.api.spi.TransferBatch;
@@ -187,6 +188,14 @@ class HostCopyExecutorTest {
 
             public boolean isClosed() {
                 return false;
+            }
+
+            public Lifetime.Lease acquire() {
+                throw new UnsupportedOperationException("test double has no memory");
+            }
+
+            public Lifetime.Hook onClose(String holder, Runnable withdraw) {
+                throw new UnsupportedOperationException("test double has no memory");
             }
 
             public void close() {

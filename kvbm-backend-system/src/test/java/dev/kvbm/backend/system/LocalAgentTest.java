@@ -10,6 +10,7 @@ import dev.kvbm.api.spi.AgentTransfer;
 import dev.kvbm.api.spi.DescriptorList;
 import dev.kvbm.api.spi.HostStorage;
 import dev.kvbm.api.spi.Notification;
+import dev.kvbm.api.spi.Storage;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -78,8 +79,8 @@ class LocalAgentTest {
         Agent b = agent("lb-2");
         HostStorage mine = storage(3);
         HostStorage theirs = storage(4);
-        a.register(mine.region().slice(0, SIZE / 2), MemType.DRAM, 0);
-        b.register(theirs.region(), MemType.DRAM, 0);
+        a.register(mine, mine.region().slice(0, SIZE / 2));
+        b.register(theirs);
         a.loadRemoteMetadata(b.localMetadata());
         byte[] before = theirs.segment().toArray(ValueLayout.JAVA_BYTE);
 
@@ -132,8 +133,8 @@ class LocalAgentTest {
         Agent b = agent("lb-5");
         HostStorage mine = storage(9);
         HostStorage theirs = storage(10);
-        a.register(mine.region(), MemType.DRAM, 0);
-        Agent.Registration registration = b.register(theirs.region(), MemType.DRAM, 0);
+        a.register(mine);
+        Agent.Registration registration = b.register(theirs);
         a.loadRemoteMetadata(b.localMetadata());
         registration.close();
         registration.close();
@@ -141,7 +142,7 @@ class LocalAgentTest {
         assertThatThrownBy(() -> a.post(transfer(AgentTransfer.Operation.WRITE, "lb-5", pair(mine, 0, theirs, 0, 8)))
                 .get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
                 .rootCause().hasMessageContaining("outside the memory agent lb-5 has registered");
-        b.register(theirs.region(), MemType.DRAM, 0);
+        b.register(theirs);
         b.close();
         assertThatThrownBy(() -> a.post(transfer(AgentTransfer.Operation.WRITE, "lb-5", pair(mine, 0, theirs, 0, 8)))
                 .get(30, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
@@ -149,13 +150,38 @@ class LocalAgentTest {
     }
 
     @Test
+    void closingRegisteredStorageWithdrawsItSoAPeerReadFailsInsteadOfReadingFreedMemory() throws Exception {
+        Agent a = agent("la-8");
+        Agent b = agent("lb-8");
+        HostStorage mine = storage(13);
+        a.register(mine);
+        HostStorage theirs = (HostStorage) memory.allocate(StorageKind.SYSTEM, SIZE, 64);
+        b.register(theirs);
+        a.loadRemoteMetadata(b.localMetadata());
+        long outstanding = memory.bytesOutstanding();
+        Pair piece = pair(mine, 0, theirs, 0, 4096);
+        theirs.close();
+        assertThat(memory.bytesOutstanding()).isEqualTo(outstanding - SIZE);
+        assertThat(LocalAgentMetadata.decode(b.localMetadata()).entries()).isEmpty();
+        assertThatThrownBy(() -> a.post(transfer(AgentTransfer.Operation.READ, "lb-8", piece)).get(30, TimeUnit.SECONDS))
+                .isInstanceOf(ExecutionException.class)
+                .rootCause().hasMessageContaining("outside the memory agent lb-8 has registered");
+        assertThatThrownBy(() -> b.register(theirs)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("is closed and cannot be registered");
+    }
+
+    @Test
     void registrationsAreDramOnlyAndDisjoint() {
         Agent a = agent("la-6");
         HostStorage mine = storage(11);
-        assertThatThrownBy(() -> a.register(mine.region(), MemType.VRAM, 0))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("host memory (DRAM) only");
-        a.register(mine.region().slice(0, 100), MemType.DRAM, 0);
-        assertThatThrownBy(() -> a.register(mine.region().slice(99, 10), MemType.DRAM, 0))
+        try (Storage file = new DiskStorageProvider().allocate(StorageKind.disk(0), 4096)) {
+            assertThatThrownBy(() -> a.register(file))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("host memory (DRAM) only");
+        }
+        assertThatThrownBy(() -> a.register(mine, new MemoryRegion(mine.region().address() + SIZE - 8, 16)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("inside its storage");
+        a.register(mine, mine.region().slice(0, 100));
+        assertThatThrownBy(() -> a.register(mine, mine.region().slice(99, 10)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("registrations must be disjoint");
         assertThatThrownBy(() -> agent("la-6")).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("already named 'la-6'");
@@ -165,7 +191,7 @@ class LocalAgentTest {
     void malformedMetadataIsAnIllegalArgument() {
         Agent a = agent("la-7");
         Agent b = agent("lb-7");
-        b.register(storage(12).region(), MemType.DRAM, 0);
+        b.register(storage(12));
         byte[] good = b.localMetadata();
         SplittableRandom random = new SplittableRandom(7);
         for (int i = 0; i < 5_000; i++) {
@@ -209,8 +235,8 @@ class LocalAgentTest {
 
     private Link link(int n) {
         Link link = new Link(agent("la-" + n), agent("lb-" + n), storage(2L * n - 1), storage(2L * n));
-        link.a().register(link.mine().region(), MemType.DRAM, 0);
-        link.b().register(link.theirs().region(), MemType.DRAM, 0);
+        link.a().register(link.mine());
+        link.b().register(link.theirs());
         link.a().loadRemoteMetadata(link.b().localMetadata());
         return link;
     }
