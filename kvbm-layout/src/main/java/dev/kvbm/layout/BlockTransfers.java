@@ -6,7 +6,9 @@ import dev.kvbm.api.spi.RegionPair;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.HashMap;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Turns "copy these blocks of one layout into those blocks of another" into region pairs for a
@@ -78,23 +80,22 @@ public final class BlockTransfers {
                     "layer range [%d, %d) invalid: must be non-empty within [0, %d)", layerStart, layerEnd,
                     s.numLayers()));
         }
-        int[] firstSeenAt = new int[d.numBlocks()];
-        java.util.Arrays.fill(firstSeenAt, -1);
+        // Sized by the lists, never by numBlocks: a peer's descriptor chooses numBlocks.
+        Map<Integer, Integer> firstSeenAt = new HashMap<>(Math.max(16, srcBlocks.length * 2));
         for (int i = 0; i < srcBlocks.length; i++) {
             checkBlock("source", i, srcBlocks[i], s.numBlocks());
             checkBlock("destination", i, dstBlocks[i], d.numBlocks());
-            int previous = firstSeenAt[dstBlocks[i]];
-            if (previous >= 0) {
+            Integer previous = firstSeenAt.putIfAbsent(dstBlocks[i], i);
+            if (previous != null) {
                 throw new IllegalArgumentException(String.format(Locale.ROOT,
                         "destination block %d appears twice (positions %d and %d); each destination block may be"
                                 + " written once per transfer", dstBlocks[i], previous, i));
             }
-            firstSeenAt[dstBlocks[i]] = i;
         }
         if (unwrap(src) == unwrap(dst)) {
             for (int i = 0; i < srcBlocks.length; i++) {
-                int at = firstSeenAt[srcBlocks[i]];
-                if (at >= 0) {
+                Integer at = firstSeenAt.get(srcBlocks[i]);
+                if (at != null) {
                     throw new IllegalArgumentException(String.format(Locale.ROOT,
                             "block %d is read (source position %d) and written (destination position %d) by a"
                                     + " transfer within one layout; source and destination blocks must be apart",

@@ -54,6 +54,29 @@ public final class LayerSeparateLayout implements Layout {
             }
             layerBases[layer] = r.address();
         }
+        requireDisjointLayers(this.layerRegions, perLayer);
+    }
+
+    /**
+     * The bytes each layer uses, {@code [base, base + perLayer)}, must not overlap another layer's: otherwise two
+     * coordinates share bytes (a peer's descriptor may claim that). Sorted by address, so n log n in the layers.
+     */
+    private static void requireDisjointLayers(List<MemoryRegion> layers, long perLayer) {
+        Integer[] order = new Integer[layers.size()];
+        java.util.Arrays.setAll(order, i -> i);
+        java.util.Arrays.sort(order, (a, b) -> Long.compareUnsigned(layers.get(a).address(), layers.get(b).address()));
+        for (int k = 1; k < order.length; k++) {
+            MemoryRegion previous = layers.get(order[k - 1]).slice(0, perLayer);
+            MemoryRegion current = layers.get(order[k]).slice(0, perLayer);
+            if (perLayer > 0 && previous.overlaps(current)) {
+                int a = Math.min(order[k - 1], order[k]);
+                int b = Math.max(order[k - 1], order[k]);
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
+                        "layer %d %s and layer %d %s overlap in the %d bytes each layer uses; layer regions must be"
+                                + " disjoint", a, layers.get(a).slice(0, perLayer), b,
+                        layers.get(b).slice(0, perLayer), perLayer));
+            }
+        }
     }
 
     /** Bytes one layer's region must hold: {@code numBlocks × outerDim × regionSize}. */

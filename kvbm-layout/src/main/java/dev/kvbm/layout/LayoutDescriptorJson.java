@@ -2,7 +2,10 @@ package dev.kvbm.layout;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -33,7 +36,15 @@ import java.util.Map;
  */
 public final class LayoutDescriptorJson {
 
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    /**
+     * As strict as serde_json on the Rust side, so that two readers never see different descriptors in the same
+     * bytes: a key given twice in one object is an error (not "last wins"), and so is anything after the
+     * descriptor.
+     */
+    private static final ObjectMapper MAPPER = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     private static final BigInteger U64_MAX = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
 

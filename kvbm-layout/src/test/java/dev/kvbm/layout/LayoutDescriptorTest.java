@@ -67,6 +67,33 @@ class LayoutDescriptorTest {
     }
 
     @Test
+    void layerSeparateLayersThatShareBytesAreRejected() {
+        // Each layer uses 2 blocks x 2 outer x 64 bytes = 256 bytes; the second layer starts inside the first.
+        LayoutTypeDetails ls = new LayoutTypeDetails.LayerSeparate(BlockDimension.BLOCK_IS_FIRST_DIM);
+        assertRejected(new LayoutDescriptor(1, CONFIG, StorageKind.SYSTEM, DRAM,
+                List.of(new MemoryRegion(0x1000, 4096), new MemoryRegion(0x10FF, 256)), ls),
+                "layer 0 [0x1000, +256) and layer 1 [0x10ff, +256) overlap");
+        assertRejected(new LayoutDescriptor(1, CONFIG, StorageKind.SYSTEM, DRAM,
+                List.of(new MemoryRegion(0x1000, 256), new MemoryRegion(0x1000, 256)), ls), "overlap");
+        // Adjacent layers share no byte.
+        assertThat(Layouts.fromDescriptor(new LayoutDescriptor(1, CONFIG, StorageKind.SYSTEM, DRAM,
+                List.of(new MemoryRegion(0x1100, 256), new MemoryRegion(0x1000, 256)), ls)).layout().regions())
+                .hasSize(2);
+    }
+
+    @Test
+    void jsonIsAsStrictAsSerdeDuplicateKeysAndTrailingContentAreRejected() {
+        String good = LayoutDescriptorJson.toJson(new LayoutDescriptor(1, CONFIG, StorageKind.device(0),
+                new NixlMetadata("test", MemType.VRAM, 0), List.of(new MemoryRegion(0x1000, 4096)), FC));
+        assertThat(LayoutDescriptorJson.fromJson(good).location()).isEqualTo(StorageKind.device(0));
+        assertJsonRejected(good.replace("\"Device\" : 0", "\"Device\" : 0, \"Device\" : 1"), "Duplicate field 'Device'");
+        assertJsonRejected(good.replace("\"version\" : 1,", "\"version\" : 1, \"version\" : 1,"),
+                "Duplicate field 'version'");
+        assertJsonRejected(good + " {}", "not valid JSON");
+        assertJsonRejected(good + "x", "not valid JSON");
+    }
+
+    @Test
     void jsonUsesDynamosSerdeNames() {
         LayoutDescriptor d = new LayoutDescriptor(1, CONFIG.toBuilder().innerShape(InnerShape.NHD).build(),
                 StorageKind.device(0), new NixlMetadata("worker-0", MemType.VRAM, 0),
