@@ -15,7 +15,9 @@ import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
 
 import java.io.IOException;
+import java.lang.module.ResolvedModule;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -23,6 +25,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
@@ -32,8 +36,7 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass
  * [--report DIR] [--backends NAME,...]}. Each available or unavailable provider becomes one or more
  * {@link Subject}s (a storage provider per kind it allocates, an executor per pair of kinds it copies, an agent);
  * their verifications run on the JUnit Platform; the runner prints one line per subject × rule, writes
- * {@code DIR/TEST-kvbm-tck.xml} (default DIR: {@code tck-report}) and exits 1 if any rule failed, 2 if no backend
- * was found, 0 otherwise.
+ * {@code DIR/TEST-kvbm-tck.xml} (default DIR: {@code tck-report}) and exits with the codes of {@link #USAGE}.
  */
 public final class TckRunner {
 
@@ -44,50 +47,127 @@ public final class TckRunner {
     private TckRunner() {
     }
 
+    /** Usage text of {@code --help}. */
+    static final String USAGE = """
+            usage: java -p <kvbm-tck and its modules>:<backend jars> -m dev.kvbm.tck [options]
+              --jar PATH          a backend jar under test (repeatable): it must be on the module path and
+                                  provide at least one storage, executor or agent provider
+              --backends NAME,... verify only these providers or backends (same as -Dkvbm.backends)
+              --report DIR        where TEST-kvbm-tck.xml goes (default: tck-report)
+              -h, --help          print this and run nothing
+            Exit codes: 0 every rule verified passed or was skipped with its reason; 1 a rule failed;
+            2 nothing was verified (no backend, or every rule skipped), or a --jar is missing or provides
+            nothing; 64 bad usage.""";
+
     public static void main(String[] args) throws IOException {
+        System.exit(execute(args, System.out, System.err));
+    }
+
+    /** Runs the runner as {@link #main} does and returns its exit code instead of exiting. */
+    public static int execute(String[] args, PrintStream out, PrintStream err) throws IOException {
         Path report = Path.of("tck-report");
         String selection = System.getProperty(Backends.SELECTION_PROPERTY);
+        List<Path> jars = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
-                case "--report" -> report = Path.of(value(args, ++i, "--report"));
-                case "--backends" -> selection = value(args, ++i, "--backends");
                 case "-h", "--help" -> {
-                    System.out.println("usage: java -p <module path> -m dev.kvbm.tck [--report DIR] [--backends NAME,...]");
-                    return;
+                    out.println(USAGE);
+                    return 0;
+                }
+                case "--report", "--backends", "--jar" -> {
+                    if (i + 1 >= args.length) {
+                        err.println("kvbm-tck: " + args[i] + " needs a value; try --help");
+                        return 64;
+                    }
+                    String value = args[++i];
+                    switch (args[i - 1]) {
+                        case "--report" -> report = Path.of(value);
+                        case "--backends" -> selection = value;
+                        default -> jars.add(Path.of(value));
+                    }
                 }
                 default -> {
-                    System.err.println("unknown argument '" + args[i] + "'; try --help");
-                    System.exit(64);
+                    err.println("kvbm-tck: unknown argument '" + args[i] + "'; try --help");
+                    return 64;
                 }
             }
         }
-        Backends backends = Backends.load(TckRunner.class.getClassLoader(), Backends.parseSelection(selection));
-        List<Subject> subjects = subjects(backends);
-        PrintStream out = System.out;
+        for (Path jar : jars) {
+            if (!Files.isRegularFile(jar)) {
+                err.println("kvbm-tck: " + jar + ": no such jar");
+                return 2;
+            }
+        }
+        Backends backends;
+        try {
+            backends = Backends.load(TckRunner.class.getClassLoader(), Backends.parseSelection(selection));
+        } catch (IllegalStateException e) {
+            err.println("kvbm-tck: " + e.getMessage());
+            return 2;
+        }
         out.println("kvbm-tck: providers found");
         for (Backends.ProviderStatus status : backends.report()) {
             out.println("  " + status);
         }
+        for (Path jar : jars) {
+            Optional<String> problem = contributes(jar, backends);
+            if (problem.isPresent()) {
+                err.println("kvbm-tck: " + problem.get());
+                return 2;
+            }
+        }
+        List<Subject> subjects = subjects(backends);
         if (subjects.isEmpty()) {
-            out.println("kvbm-tck: no backend providers on the module path; nothing to verify");
-            System.exit(2);
+            err.println("kvbm-tck: no backend providers on the module path; nothing to verify. Put a backend's jar"
+                    + " on the module path (scripts/tck path/to/backend.jar)");
+            return 2;
         }
         List<Result> results = run(subjects);
         printTable(results, out);
         Path file = writeReport(results, report);
         out.println("kvbm-tck: JUnit XML report written to " + file.toAbsolutePath());
-        System.exit(results.stream().anyMatch(r -> r.status() == Result.Status.FAILED) ? 1 : 0);
-    }
-
-    private static String value(String[] args, int i, String option) {
-        if (i >= args.length) {
-            System.err.println(option + " needs a value");
-            System.exit(64);
+        if (results.stream().anyMatch(r -> r.status() == Result.Status.FAILED)) {
+            return 1;
         }
-        return args[i];
+        if (results.stream().noneMatch(r -> r.status() == Result.Status.PASSED)) {
+            err.println("kvbm-tck: every rule was skipped; nothing was verified (see the reasons above)");
+            return 2;
+        }
+        return 0;
     }
 
-    /** What to verify among the selected providers of {@code backends}. */
+    /** Empty when {@code jar} is a module on the module path that provides one of the discovered providers. */
+    private static Optional<String> contributes(Path jar, Backends backends) {
+        Path wanted = jar.toAbsolutePath().normalize();
+        Set<String> modules = new TreeSet<>();
+        for (ResolvedModule m : ModuleLayer.boot().configuration().modules()) {
+            Optional<java.net.URI> location = m.reference().location();
+            if (location.isPresent() && "file".equals(location.get().getScheme())
+                    && Path.of(location.get()).toAbsolutePath().normalize().equals(wanted)) {
+                modules.add(m.name());
+            }
+        }
+        if (modules.isEmpty()) {
+            return Optional.of(jar + " is not on the runner's module path; run the kit with -p ...:" + jar
+                    + " (scripts/tck adds the jars it is given)");
+        }
+        List<Object> providers = new ArrayList<>(backends.storageProviders());
+        providers.addAll(backends.executorProviders());
+        providers.addAll(backends.agentProviders());
+        boolean any = providers.stream().anyMatch(p -> modules.contains(p.getClass().getModule().getName()));
+        if (!any) {
+            return Optional.of(String.format(Locale.ROOT, "%s (module %s) provides no StorageProvider,"
+                    + " TransferExecutorProvider or AgentProvider that was selected; declare them with 'provides' in"
+                    + " its module-info", jar, String.join(", ", modules)));
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * What to verify among the selected providers of {@code backends}. An executor is verified over storage of
+     * its own backend, or else of the system backend (the reference), never of a third party: a failure is then
+     * the executor's. A pair with neither is left out.
+     */
     public static List<Subject> subjects(Backends backends) {
         List<Subject> subjects = new ArrayList<>();
         for (StorageProvider p : backends.storageProviders()) {
@@ -100,25 +180,32 @@ public final class TckRunner {
         for (TransferExecutorProvider p : backends.executorProviders()) {
             for (StorageKind s : KINDS) {
                 for (StorageKind d : KINDS) {
-                    // A pair whose memory no provider on the module path allocates cannot be verified here.
-                    if (p.supports(s, d) && storage(backends, s).isPresent() && storage(backends, d).isPresent()) {
+                    Optional<StorageProvider> from = storage(backends, s, p.backend());
+                    Optional<StorageProvider> to = storage(backends, d, p.backend());
+                    if (p.supports(s, d) && from.isPresent() && to.isPresent()) {
                         subjects.add(new Subject(p.name() + " (" + s + " -> " + d + ")",
-                                DiscoveredExecutorVerification.class, storage(backends, s).orElseThrow(), s,
-                                storage(backends, d).orElseThrow(), d, p, null));
+                                DiscoveredExecutorVerification.class, from.get(), s, to.get(), d, p, null));
                     }
                 }
             }
         }
         for (AgentProvider p : backends.agentProviders()) {
             subjects.add(new Subject(p.name(), DiscoveredAgentVerification.class,
-                    storage(backends, StorageKind.SYSTEM).orElse(null), StorageKind.SYSTEM, null, null, null, p));
+                    storage(backends, StorageKind.SYSTEM, p.backend()).orElse(null), StorageKind.SYSTEM, null, null,
+                    null, p));
         }
         return subjects;
     }
 
-    private static Optional<StorageProvider> storage(Backends backends, StorageKind kind) {
-        return backends.storageProviders().stream().filter(StorageProvider::isAvailable).filter(p -> p.supports(kind))
-                .findFirst();
+    /** The backend of a provider that supplies reference storage to other backends' executors and agents. */
+    static final String REFERENCE_BACKEND = "system";
+
+    /** Storage of {@code kind} from {@code backend} itself, else from the reference backend. */
+    private static Optional<StorageProvider> storage(Backends backends, StorageKind kind, String backend) {
+        return backends.storageProviders().stream().filter(StorageProvider::isAvailable)
+                .filter(p -> p.supports(kind))
+                .filter(p -> p.backend().equals(backend) || p.backend().equals(REFERENCE_BACKEND))
+                .min(java.util.Comparator.comparing((StorageProvider p) -> !p.backend().equals(backend)));
     }
 
     /** Runs each subject's verification, one subject at a time. */
