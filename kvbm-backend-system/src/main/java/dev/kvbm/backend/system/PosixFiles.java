@@ -58,6 +58,11 @@ final class PosixFiles {
             if (!os.contains("linux")) {
                 throw new UnsupportedOperationException("the disk tier supports Linux only, this is " + os);
             }
+            if (!PosixFiles.class.getModule().isNativeAccessEnabled()) {
+                // Checked first: without the flag the JDK would only warn (unless --illegal-native-access=deny),
+                // and a user should learn the flag from the provider, not from a warning or a later failure.
+                throw new IllegalCallerException("native access not granted");
+            }
             Linker linker = Linker.nativeLinker();
             SymbolLookup libc = linker.defaultLookup();
             capture = Linker.Option.captureStateLayout();

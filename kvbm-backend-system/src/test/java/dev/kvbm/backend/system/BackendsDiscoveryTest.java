@@ -69,6 +69,8 @@ class BackendsDiscoveryTest {
         Path services = Files.createDirectories(dir.resolve("META-INF/services"));
         Files.writeString(services.resolve("dev.kvbm.api.spi.StorageProvider"), "com.example.NoSuchProvider\n");
         try (URLClassLoader loader = new URLClassLoader(new URL[] {dir.toUri().toURL()}, LOADER)) {
+            System.err.println("[expected] BackendsDiscoveryTest: the warning below about com.example.NoSuchProvider"
+                    + " is this test's deliberately broken provider, not a failure");
             Backends backends = Backends.load(loader, Set.of());
             assertThat(backends.storageProviders()).extracting(BackendProvider::name)
                     .containsExactly("system-disk", "system-memory");
