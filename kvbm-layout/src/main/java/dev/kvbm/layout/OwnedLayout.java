@@ -4,8 +4,10 @@ import dev.kvbm.api.Layout;
 import dev.kvbm.api.LayoutConfig;
 import dev.kvbm.api.MemoryRegion;
 import dev.kvbm.api.StorageKind;
+import dev.kvbm.api.spi.HostStorage;
 import dev.kvbm.api.spi.Storage;
 
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /**
@@ -61,6 +63,42 @@ public final class OwnedLayout implements Layout, AutoCloseable {
     @Override
     public List<MemoryRegion> regions() {
         return layout.regions();
+    }
+
+    /**
+     * The bytes of one (block, layer, outer) region, as a slice of the storage's segment: host memory only. The
+     * slice lives as long as the storage; an access after close throws {@link IllegalStateException}.
+     *
+     * @throws IllegalStateException     when the storage is not host memory (Device memory and files are reached
+     *                                   through a transfer) or is closed
+     * @throws IndexOutOfBoundsException when a coordinate is out of range
+     */
+    public MemorySegment segment(int block, int layer, int outer) {
+        return slice(layout.memoryRegion(block, layer, outer));
+    }
+
+    /**
+     * All bytes of one block, as a slice of the storage's segment: in a FullyContiguous layout a block is one
+     * contiguous range ({@code numLayers × outerDim × regionSize} bytes).
+     *
+     * @throws IllegalStateException     when the layout is not FullyContiguous (use {@link #segment(int, int, int)}
+     *                                   per region), the storage is not host memory, or it is closed
+     * @throws IndexOutOfBoundsException when {@code block} is out of range
+     */
+    public MemorySegment blockSegment(int block) {
+        if (!(layout instanceof FullyContiguousLayout fc)) {
+            throw new IllegalStateException("a block of a LayerSeparate layout is one region per layer and outer"
+                    + " index, not one range; use segment(block, layer, outer)");
+        }
+        return slice(fc.blockRegion(block));
+    }
+
+    private MemorySegment slice(MemoryRegion region) {
+        if (!(storage instanceof HostStorage host)) {
+            throw new IllegalStateException("the layout's storage is " + storage.kind() + ", not host memory; its"
+                    + " bytes are reached through a transfer into a System or Pinned layout");
+        }
+        return host.segment().asSlice(region.address() - host.region().address(), region.size());
     }
 
     /**

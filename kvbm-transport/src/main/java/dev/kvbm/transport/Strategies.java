@@ -8,7 +8,7 @@ import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
- * ARCHITECTURE.md's transfer strategy table, as the words of an error: for a pair of local storage kinds that no
+ * The transfer strategy table of this package's overview, as the words of an error: for a pair of local storage kinds that no
  * installed executor copies, which backend module would, and how.
  */
 final class Strategies {

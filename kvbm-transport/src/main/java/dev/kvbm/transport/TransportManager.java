@@ -12,6 +12,7 @@ import dev.kvbm.api.spi.AgentTransfer;
 import dev.kvbm.api.spi.Backends;
 import dev.kvbm.api.spi.DescriptorList;
 import dev.kvbm.api.spi.Lifetime;
+import dev.kvbm.api.spi.Notification;
 import dev.kvbm.api.spi.RegionPair;
 import dev.kvbm.api.spi.Storage;
 import dev.kvbm.api.spi.TransferBatch;
@@ -46,7 +47,7 @@ import java.util.function.Supplier;
  * them to peers ({@link #exportMetadata()}) and imports theirs ({@link #importMetadata}), and moves blocks between
  * any two registered layouts with {@link #executeTransfer}.
  *
- * <p>The strategy follows the storage kinds (ARCHITECTURE.md, "Transfer strategy"): two local layouts are copied
+ * <p>The strategy follows the storage kinds (the table in this package's overview): two local layouts are copied
  * by the first available {@link TransferExecutorProvider} that supports their kinds; a remote layout is reached
  * with the agent's READ (remote source) or WRITE (remote destination). Providers are found only through
  * {@link Backends}; when none handles a pair of kinds the error names the kinds and the module that would.
@@ -322,6 +323,16 @@ public final class TransportManager implements AutoCloseable {
             loadedRemotes.add(peer);
             return List.copyOf(layouts.keySet());
         }
+    }
+
+    /**
+     * Removes and returns the write notifications peers attached to transfers into this worker's memory
+     * ({@link TransferOptions.Builder#writeNotification}), oldest first; each arrives after its data.
+     *
+     * @throws IllegalStateException when the manager was built without an agent
+     */
+    public List<Notification> drainNotifications() {
+        return requireAgent("receiving notifications").drainNotifications();
     }
 
     /**

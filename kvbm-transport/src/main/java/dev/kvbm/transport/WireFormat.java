@@ -21,7 +21,7 @@ import java.util.Locale;
 
 /**
  * Dynamo's bincode encoding of {@link RdmaLayoutDescriptors}: fields in declaration order, enums as their variant
- * index, {@code usize} as a varint u64 (ARCHITECTURE.md, "Wire format"). Decoding treats the bytes as untrusted
+ * index, {@code usize} as a varint u64 (bincode 2's standard configuration, as Dynamo uses it). Decoding treats the bytes as untrusted
  * and turns every failure into an {@link InvalidMetadataException} that names the field and the byte offset.
  */
 final class WireFormat {
@@ -65,6 +65,25 @@ final class WireFormat {
         switch (d.layoutTypeDetails()) {
             case LayoutTypeDetails.FullyContiguous fc -> out.writeVariant(0).writeVariant(fc.blockFormat().ordinal());
             case LayoutTypeDetails.LayerSeparate ls -> out.writeVariant(1).writeVariant(ls.blockDim().ordinal());
+        }
+    }
+
+    /** One layout descriptor alone, in the same encoding it has inside {@link RdmaLayoutDescriptors}. */
+    static byte[] encodeDescriptor(LayoutDescriptor descriptor) {
+        BincodeWriter out = new BincodeWriter(128);
+        encode(out, descriptor);
+        return out.toByteArray();
+    }
+
+    /** Decodes one layout descriptor that must span all of {@code bytes}. */
+    static LayoutDescriptor decodeDescriptor(byte[] bytes) {
+        BincodeReader in = new BincodeReader(bytes, true);
+        try {
+            LayoutDescriptor d = decodeDescriptor(in, "");
+            in.finish();
+            return d;
+        } catch (BincodeException e) {
+            throw new InvalidMetadataException("failed to decode a layout descriptor: " + e.getMessage(), e);
         }
     }
 

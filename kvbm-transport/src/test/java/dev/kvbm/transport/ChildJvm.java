@@ -22,6 +22,14 @@ final class ChildJvm {
     }
 
     static Result run(List<String> jvmOptions, Class<?> main, String... args) throws IOException, InterruptedException {
+        return run(jvmOptions, main.getName(), args);
+    }
+
+    /**
+     * Runs {@code main}, a class name or the path of a {@code .java} source file (which the JVM compiles first,
+     * against the same class path).
+     */
+    static Result run(List<String> jvmOptions, String main, String... args) throws IOException, InterruptedException {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         List<String> classPath = new ArrayList<>();
         for (String property : List.of("jdk.module.path", "java.class.path")) {
@@ -38,7 +46,7 @@ final class ChildJvm {
         classPath.add(testClasses.toString());
         List<String> command = new ArrayList<>(List.of(java.toString()));
         command.addAll(jvmOptions);
-        command.addAll(List.of("-cp", String.join(File.pathSeparator, classPath), main.getName()));
+        command.addAll(List.of("-cp", String.join(File.pathSeparator, classPath), main));
         command.addAll(List.of(args));
         Path log = Files.createTempFile("kvbm-child-jvm", ".log");
         try {

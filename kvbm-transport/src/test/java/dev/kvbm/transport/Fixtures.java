@@ -12,7 +12,7 @@ import dev.kvbm.layout.NixlMetadata;
 import java.util.HexFormat;
 import java.util.List;
 
-/** Dynamo's {@code test_metadata_pack_unpack} values and the bytes Dynamo encodes them to (ARCHITECTURE.md). */
+/** Dynamo's {@code test_metadata_pack_unpack} values and the bytes Dynamo encodes them to (Dynamo's own fixture). */
 final class Fixtures {
     static final byte[] DYNAMO_BYTES = HexFormat.of().parseHex(
             "640a776f726b65725f31303005010203040501fe64000000000000000100000000000000010202020408010200000474657374"
