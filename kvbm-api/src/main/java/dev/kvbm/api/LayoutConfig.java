@@ -37,6 +37,7 @@ public record LayoutConfig(
         int dtypeWidthBytes,
         InnerShape innerShape) {
 
+    /** Checks every field; the message names the field, its value and what is allowed. */
     public LayoutConfig {
         requireAtLeastOne("numBlocks", numBlocks);
         requireAtLeastOne("numLayers", numLayers);
@@ -115,46 +116,55 @@ public record LayoutConfig(
         private Builder() {
         }
 
+        /** Blocks in the layout (at least 1). */
         public Builder numBlocks(int numBlocks) {
             this.numBlocks = numBlocks;
             return this;
         }
 
+        /** Attention layers (at least 1). */
         public Builder numLayers(int numLayers) {
             this.numLayers = numLayers;
             return this;
         }
 
+        /** 1 for a shared K/V tensor, 2 for separate K and V. */
         public Builder outerDim(int outerDim) {
             this.outerDim = outerDim;
             return this;
         }
 
+        /** Tokens per block. */
         public Builder pageSize(int pageSize) {
             this.pageSize = pageSize;
             return this;
         }
 
+        /** Elements per token in one region (heads × head size). */
         public Builder innerDim(int innerDim) {
             this.innerDim = innerDim;
             return this;
         }
 
+        /** Alignment of allocation starts, a power of two (not used in stride math). */
         public Builder alignment(int alignment) {
             this.alignment = alignment;
             return this;
         }
 
+        /** Bytes per element: 1, 2, 4 or 8. */
         public Builder dtypeWidthBytes(int dtypeWidthBytes) {
             this.dtypeWidthBytes = dtypeWidthBytes;
             return this;
         }
 
+        /** Order of heads and tokens inside a region. */
         public Builder innerShape(InnerShape innerShape) {
             this.innerShape = innerShape;
             return this;
         }
 
+        /** The config; every field is checked as by the constructor. */
         public LayoutConfig build() {
             return new LayoutConfig(numBlocks, numLayers, outerDim, pageSize, innerDim, alignment, dtypeWidthBytes,
                     innerShape);

@@ -15,6 +15,7 @@ import java.util.Locale;
  */
 public record MemoryRegion(long address, long size) {
 
+    /** Checks that the size is not negative and that the range does not wrap past the end of the address space. */
     public MemoryRegion {
         if (size < 0) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,

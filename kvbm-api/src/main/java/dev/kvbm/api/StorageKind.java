@@ -26,7 +26,14 @@ public record StorageKind(Type type, long id) {
 
     /** The tiers, in wire order. */
     public enum Type {
-        SYSTEM, PINNED, DEVICE, DISK;
+        /** Pageable host memory. */
+        SYSTEM,
+        /** Host memory pinned for DMA. */
+        PINNED,
+        /** GPU memory; the id is the device ordinal. */
+        DEVICE,
+        /** A file of the disk tier; the id is its descriptor. */
+        DISK;
 
         /** The variant index used by the wire format. */
         public int wireIndex() {
@@ -34,6 +41,7 @@ public record StorageKind(Type type, long id) {
         }
     }
 
+    /** Checks the type and that the id fits it. */
     public StorageKind {
         Objects.requireNonNull(type, "type");
         switch (type) {

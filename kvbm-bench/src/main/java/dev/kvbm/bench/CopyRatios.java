@@ -1,22 +1,20 @@
 package dev.kvbm.bench;
 
-import org.openjdk.jmh.results.RunResult;
-import org.openjdk.jmh.runner.Runner;
-import org.openjdk.jmh.runner.RunnerException;
-import org.openjdk.jmh.runner.options.CommandLineOptions;
-import org.openjdk.jmh.runner.options.Options;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
-
-import java.util.Collection;
-import java.util.HashMap;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
- * Runs {@link BlockCopyBenchmark} and prints each copy's throughput as a fraction of the bulk-copy baseline
- * measured in the same run, next to its target. JMH command-line options (e.g. {@code -wi 2 -i 3}) are passed
- * through.
+ * Each copy's throughput as a ratio of a bulk copy of the same bytes, measured so that a re-run says the same
+ * thing: baseline and subject alternate in short rounds (baseline, subject, subject, baseline), the ratio is
+ * computed per round so that drift of the machine hits both sides of it, and the median ratio is printed with its
+ * spread (25th to 75th percentile over the rounds). Two baselines: one bulk {@code MemorySegment.copy} on one
+ * thread (the reference of the targets), and a bulk copy on as many threads as the executor has (the
+ * same-thread-count comparison). The state is {@link BlockCopyBenchmark}'s: 256 random 2 MiB blocks, 512 MiB.
+ *
+ * <p>Usage: {@code java --enable-native-access=ALL-UNNAMED -cp benchmarks.jar dev.kvbm.bench.CopyRatios [rounds]}
+ * (default 30 rounds per executor thread count).
  */
 public final class CopyRatios {
 
@@ -27,40 +25,110 @@ public final class CopyRatios {
     private CopyRatios() {
     }
 
-    public static void main(String[] args) throws RunnerException, org.openjdk.jmh.runner.options.CommandLineOptionException {
-        Options options = new OptionsBuilder()
-                .parent(new CommandLineOptions(args))
-                .include(BlockCopyBenchmark.class.getName() + ".*")
-                .build();
-        Collection<RunResult> results = new Runner(options).run();
-        Map<String, Map<String, Double>> millis = new TreeMap<>(); // copyThreads -> benchmark -> ms/op
-        for (RunResult r : results) {
-            String name = r.getParams().getBenchmark();
-            millis.computeIfAbsent(r.getParams().getParam("copyThreads"), k -> new HashMap<>())
-                    .put(name.substring(name.lastIndexOf('.') + 1), r.getPrimaryResult().getScore());
-        }
-        double gib = BlockCopyBenchmark.COPIED_BLOCKS * BlockCopyBenchmark.CONFIG.blockSize() / (double) (1L << 30);
+    public static void main(String[] args) throws Exception {
+        int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 30;
         boolean allMet = true;
-        for (Map.Entry<String, Map<String, Double>> run : millis.entrySet()) {
-            Map<String, Double> ms = run.getValue();
-            double bulk = ms.get("bulkCopy");
-            System.out.printf(Locale.ROOT, "%nexecutor copyThreads=%s, 512 MiB per op, ratio = bulk ms / benchmark ms%n",
-                    run.getKey());
-            System.out.printf(Locale.ROOT, "%-36s %10s %10s %8s %s%n", "benchmark", "ms/op", "GiB/s", "ratio", "target");
-            for (String name : new String[] {"bulkCopy", "bulkCopyTwoThreads", "fullyContiguousToFullyContiguous",
-                    "layerSeparateToFullyContiguous"}) {
-                double t = ms.get(name);
-                double ratio = bulk / t;
-                Double target = TARGETS.get(name);
-                String verdict = name.equals("bulkCopy") ? "baseline (one MemorySegment.copy, one thread)"
-                        : target == null ? "context" : ">= " + target + (ratio >= target ? " met" : " MISSED");
-                if (target != null && run.getKey().equals("2")) {
-                    allMet &= ratio >= target;
-                }
-                System.out.printf(Locale.ROOT, "%-36s %10.2f %10.2f %8.2f %s%n", name, t, gib / (t / 1000), ratio,
-                        verdict);
+        for (int threads : new int[] {2, 1}) {
+            BlockCopyBenchmark state = new BlockCopyBenchmark();
+            state.copyThreads = threads;
+            state.setUp();
+            try {
+                allMet &= measure(state, threads, rounds);
+            } finally {
+                state.tearDown();
             }
         }
-        System.out.println(allMet ? "\nall targets met with the default executor" : "\nsome targets missed with the default executor");
+        System.out.println(allMet ? "\nall targets met with the default executor (2 threads)"
+                : "\nsome targets missed with the default executor (2 threads)");
+    }
+
+    private interface Op {
+        void run() throws Exception;
+    }
+
+    private static boolean measure(BlockCopyBenchmark s, int threads, int rounds) throws Exception {
+        Op bulk = s::bulkCopy;
+        Op bulkSameThreads = threads == 2 ? s::bulkCopyTwoThreads : s::bulkCopy;
+        Map<String, Op> subjects = new LinkedHashMap<>();
+        subjects.put("fullyContiguousToFullyContiguous", s::fullyContiguousToFullyContiguous);
+        subjects.put("layerSeparateToFullyContiguous", s::layerSeparateToFullyContiguous);
+        if (threads == 2) {
+            subjects.put("bulkCopyTwoThreads", s::bulkCopyTwoThreads);
+        }
+        for (int i = 0; i < 5; i++) { // warm-up: JIT, page faults of the destination
+            bulk.run();
+            for (Op op : subjects.values()) {
+                op.run();
+            }
+        }
+        Map<String, double[]> vsBulk = new LinkedHashMap<>();
+        Map<String, double[]> vsSameThreads = new LinkedHashMap<>();
+        Map<String, double[]> millis = new LinkedHashMap<>();
+        for (String name : subjects.keySet()) {
+            vsBulk.put(name, new double[rounds]);
+            vsSameThreads.put(name, new double[rounds]);
+            millis.put(name, new double[rounds]);
+        }
+        double[] bulkMillis = new double[rounds];
+        for (int r = 0; r < rounds; r++) {
+            for (Map.Entry<String, Op> e : subjects.entrySet()) {
+                Op subject = e.getValue();
+                double b1 = time(bulk);
+                double t1 = time(subject);
+                double n1 = time(bulkSameThreads);
+                double n2 = time(bulkSameThreads);
+                double t2 = time(subject);
+                double b2 = time(bulk);
+                double t = (t1 + t2) / 2;
+                vsBulk.get(e.getKey())[r] = (b1 + b2) / 2 / t;
+                vsSameThreads.get(e.getKey())[r] = (n1 + n2) / 2 / t;
+                millis.get(e.getKey())[r] = t;
+                bulkMillis[r] = (b1 + b2) / 2;
+            }
+        }
+        double gib = BlockCopyBenchmark.COPIED_BLOCKS * BlockCopyBenchmark.CONFIG.blockSize() / (double) (1L << 30);
+        System.out.printf(Locale.ROOT, "%nexecutor copyThreads=%d, 512 MiB per copy, %d rounds; ratio = baseline time"
+                + " / subject time, median [p25, p75]%n", threads, rounds);
+        System.out.printf(Locale.ROOT, "%-34s %8s %7s %22s %22s  %s%n", "copy", "ms", "GiB/s", "vs bulk (1 thread)",
+                "vs bulk (" + threads + " thr)", "target");
+        double bulkMs = median(bulkMillis);
+        System.out.printf(Locale.ROOT, "%-34s %8.1f %7.2f %22s %22s  %s%n", "bulkCopy (baseline)", bulkMs,
+                gib / (bulkMs / 1000), "1", "", "");
+        boolean met = true;
+        for (String name : subjects.keySet()) {
+            double ms = median(millis.get(name));
+            double ratio = median(vsBulk.get(name));
+            Double target = TARGETS.get(name);
+            String verdict = target == null ? "context" : ">= " + target + (ratio >= target ? " met" : " MISSED");
+            met &= target == null || ratio >= target;
+            System.out.printf(Locale.ROOT, "%-34s %8.1f %7.2f %22s %22s  %s%n", name, ms, gib / (ms / 1000),
+                    spread(vsBulk.get(name)), name.startsWith("bulk") ? "" : spread(vsSameThreads.get(name)),
+                    verdict);
+        }
+        return threads != 2 || met;
+    }
+
+    private static double time(Op op) throws Exception {
+        long start = System.nanoTime();
+        op.run();
+        return (System.nanoTime() - start) / 1e6;
+    }
+
+    private static String spread(double[] values) {
+        return String.format(Locale.ROOT, "%.2f [%.2f, %.2f]", median(values), percentile(values, 25),
+                percentile(values, 75));
+    }
+
+    private static double median(double[] values) {
+        return percentile(values, 50);
+    }
+
+    private static double percentile(double[] values, int p) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        double at = (sorted.length - 1) * p / 100.0;
+        int low = (int) Math.floor(at);
+        int high = (int) Math.ceil(at);
+        return sorted[low] + (sorted[high] - sorted[low]) * (at - low);
     }
 }

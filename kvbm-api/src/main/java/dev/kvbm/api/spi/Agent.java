@@ -99,10 +99,13 @@ public interface Agent extends AutoCloseable {
 
     /** A registered region; closing it withdraws the registration (idempotent). */
     interface Registration extends AutoCloseable {
+        /** The registered bytes. */
         MemoryRegion region();
 
+        /** The memory type peers see, from the storage's kind. */
         MemType memType();
 
+        /** GPU ordinal for VRAM, file descriptor for FILE, 0 for DRAM. */
         long deviceId();
 
         @Override

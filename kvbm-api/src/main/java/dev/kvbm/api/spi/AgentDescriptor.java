@@ -12,6 +12,7 @@ import java.util.Objects;
  */
 public record AgentDescriptor(MemoryRegion region, long deviceId) {
 
+    /** Checks that the region is given. */
     public AgentDescriptor {
         Objects.requireNonNull(region, "region");
     }

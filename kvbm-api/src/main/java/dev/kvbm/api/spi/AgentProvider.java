@@ -24,6 +24,7 @@ public interface AgentProvider extends BackendProvider {
         /** 30 seconds to a dead peer, no transport settings. */
         public static final Options DEFAULT = new Options(Duration.ofSeconds(30), Map.of());
 
+        /** Checks that the timeout is positive and copies the properties. */
         public Options {
             Objects.requireNonNull(peerTimeout, "peerTimeout");
             if (peerTimeout.isNegative() || peerTimeout.isZero()) {

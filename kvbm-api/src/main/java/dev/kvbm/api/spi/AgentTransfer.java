@@ -30,6 +30,7 @@ public record AgentTransfer(Operation operation, DescriptorList local, String re
         WRITE
     }
 
+    /** Checks that the lists pair up one to one with equal sizes, and copies the notification. */
     public AgentTransfer {
         Objects.requireNonNull(operation, "operation");
         Objects.requireNonNull(local, "local");

@@ -266,7 +266,16 @@ public final class Backends {
     public record ProviderStatus(String spi, String name, String backend, State state, Throwable cause) {
 
         /** Outcome of discovering one provider. */
-        public enum State { AVAILABLE, UNAVAILABLE, NOT_SELECTED, FAILED_TO_LOAD }
+        public enum State {
+            /** Loaded and able to work on this machine. */
+            AVAILABLE,
+            /** Loaded, but its native prerequisites are missing; the cause says which. */
+            UNAVAILABLE,
+            /** Loaded, and left out by the selection property. */
+            NOT_SELECTED,
+            /** Its class could not be loaded or instantiated. */
+            FAILED_TO_LOAD
+        }
 
         static ProviderStatus of(Class<?> spi, BackendProvider p, boolean selected) {
             Throwable cause = p.unavailabilityCause().orElse(null);

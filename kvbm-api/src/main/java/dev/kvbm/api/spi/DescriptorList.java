@@ -13,6 +13,7 @@ import java.util.Objects;
  */
 public record DescriptorList(MemType memType, List<AgentDescriptor> descriptors) {
 
+    /** Checks the memory type and copies the list. */
     public DescriptorList {
         Objects.requireNonNull(memType, "memType");
         descriptors = List.copyOf(descriptors);

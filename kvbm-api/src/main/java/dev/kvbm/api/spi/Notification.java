@@ -11,11 +11,13 @@ import java.util.Objects;
  */
 public record Notification(String fromAgent, byte[] payload) {
 
+    /** Copies the payload. */
     public Notification {
         Objects.requireNonNull(fromAgent, "fromAgent");
         payload = payload.clone();
     }
 
+    /** The bytes (a copy). */
     @Override
     public byte[] payload() {
         return payload.clone();

@@ -16,6 +16,7 @@ import java.util.Objects;
  */
 public record RegionPair(MemoryRegion source, MemoryRegion destination) {
 
+    /** Checks that both sides are given. */
     public RegionPair {
         Objects.requireNonNull(source, "source");
         Objects.requireNonNull(destination, "destination");

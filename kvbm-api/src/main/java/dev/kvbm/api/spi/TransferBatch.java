@@ -24,6 +24,7 @@ import java.util.Objects;
  */
 public record TransferBatch(Storage source, Storage destination, List<RegionPair> pairs) {
 
+    /** Validates every pair, as the class comment says, before a byte moves. */
     public TransferBatch {
         Objects.requireNonNull(source, "source");
         Objects.requireNonNull(destination, "destination");
