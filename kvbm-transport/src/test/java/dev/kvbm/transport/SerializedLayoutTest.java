@@ -64,6 +64,20 @@ class SerializedLayoutTest {
     }
 
     @Test
+    void aDescriptorAloneHasTheBytesItHasInsideTheMetadataAndIsDecodedStrictly() {
+        LocalLayoutDescriptor layout = Fixtures.DYNAMO_VALUE.layouts().getFirst();
+        byte[] bytes = LayoutDescriptorBytes.toBytes(layout.layout());
+        assertThat(LayoutDescriptorBytes.fromBytes(bytes)).isEqualTo(layout.layout());
+        String fixture = java.util.HexFormat.of().formatHex(Fixtures.DYNAMO_BYTES);
+        assertThat(fixture).endsWith(java.util.HexFormat.of().formatHex(bytes));
+        byte[] trailing = java.util.Arrays.copyOf(bytes, bytes.length + 1);
+        assertThatThrownBy(() -> LayoutDescriptorBytes.fromBytes(trailing))
+                .isInstanceOf(InvalidMetadataException.class).hasMessageContaining("failed to decode a layout descriptor");
+        assertThatThrownBy(() -> LayoutDescriptorBytes.fromBytes(java.util.Arrays.copyOf(bytes, bytes.length - 1)))
+                .isInstanceOf(InvalidMetadataException.class);
+    }
+
+    @Test
     void handleIsWorkerIdOrLayoutIdShiftedBy64() {
         LayoutHandle h = new LayoutHandle(100, 1);
         assertThat(h.toU128()).isEqualTo(BigInteger.ONE.shiftLeft(64).add(BigInteger.valueOf(100)));

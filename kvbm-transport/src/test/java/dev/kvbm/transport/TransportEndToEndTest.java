@@ -160,9 +160,9 @@ class TransportEndToEndTest {
         byte[] note = "blocks 2,3 ready".getBytes(StandardCharsets.UTF_8);
         TransferOptions notify = TransferOptions.builder().writeNotification(note).build();
         a.executeTransfer(aFcHandle, new int[] {0, 1}, bFcHandle, new int[] {2, 3}, notify).get(30, TimeUnit.SECONDS);
-        List<Notification> received = b.agent().orElseThrow().drainNotifications();
+        List<Notification> received = b.drainNotifications();
         assertThat(received).containsExactly(new Notification(a.agentName(), note));
-        assertThat(b.agent().orElseThrow().drainNotifications()).isEmpty();
+        assertThat(b.drainNotifications()).isEmpty();
         assertThat(a.agent().orElseThrow().drainNotifications()).isEmpty();
         assertMoved(bFc, new int[] {2, 3}, SEED_A_FC, new int[] {0, 1}, 0, CONFIG.numLayers());
         assertUntouched(bFc, SEED_B_FC, 2, 3);
