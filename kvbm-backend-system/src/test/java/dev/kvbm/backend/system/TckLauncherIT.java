@@ -1,4 +1,4 @@
-package dev.kvbm.tck;
+package dev.kvbm.backend.system;
 
 import org.junit.jupiter.api.Test;
 
@@ -14,12 +14,13 @@ import java.util.stream.Stream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The runner bundle as a vendor runs it ({@code kvbm-tck-runner/bin/kvbm-tck}) and {@code scripts/tck}, after the
- * package phase built the bundle: exit codes for --help, a missing jar, a jar that provides nothing, no backend
- * at all, and a real backend.
+ * The kit's runner bundle as a vendor runs it ({@code kvbm-tck-runner/bin/kvbm-tck}, built by kvbm-tck) and
+ * {@code scripts/tck}, once this module's jar exists: exit codes for --help, a missing jar, a jar that provides
+ * nothing, no backend at all, and a real backend (this one).
  */
 class TckLauncherIT {
     private static final Path MODULE = Path.of("").toAbsolutePath();
+    private static final Path KIT = MODULE.resolveSibling("kvbm-tck");
 
     private record Run(int exitCode, String output) {
     }
@@ -63,7 +64,7 @@ class TckLauncherIT {
     @Test
     void aRealBackendIsVerifiedAndBadOptionsAreUsageErrors() throws Exception {
         Path system;
-        try (Stream<Path> target = Files.list(MODULE.resolveSibling("kvbm-backend-system").resolve("target"))) {
+        try (Stream<Path> target = Files.list(MODULE.resolve("target"))) {
             system = target.filter(p -> p.getFileName().toString().matches("kvbm-backend-system-[^-]+(-SNAPSHOT)?\\.jar"))
                     .findFirst().orElseThrow();
         }
@@ -76,10 +77,10 @@ class TckLauncherIT {
     }
 
     private static Path launcher() throws IOException {
-        try (Stream<Path> target = Files.list(MODULE.resolve("target"))) {
+        try (Stream<Path> target = Files.list(KIT.resolve("target"))) {
             Path bundle = target.filter(p -> p.getFileName().toString().startsWith("kvbm-tck-runner-")
                     && Files.isDirectory(p)).findFirst().orElseThrow(() -> new AssertionError(
-                    "no runner bundle in target/: the package phase builds it"));
+                    "no runner bundle in kvbm-tck/target/: kvbm-tck's package phase builds it"));
             return bundle.resolve("kvbm-tck-runner").resolve("bin").resolve("kvbm-tck");
         }
     }
