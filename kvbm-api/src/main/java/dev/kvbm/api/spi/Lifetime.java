@@ -27,7 +27,8 @@ import java.util.function.Supplier;
  * {@link IllegalStateException}; every attached withdrawal runs (so no peer reaches the memory any more); close
  * waits until every lease is released; then the memory is freed. A transfer racing the close therefore either
  * finishes before the memory is freed or fails with an {@link IllegalStateException} naming the storage. Close
- * returns only when the memory is free, so a lease must never be held across a call that may close its storage
+ * returns only when the memory is free (a withdrawal that closes its own storage returns at once: the close in
+ * progress frees it), so a lease must never be held across a call that may close its storage
  * (executors and agents release theirs before completing a transfer's future, so callbacks may close storage).
  * A lease may be released on another thread than the one that took it (an asynchronous copy releases it when the
  * device reports completion).
@@ -43,7 +44,7 @@ public final class Lifetime {
 
     private final Supplier<String> owner;
     private State state = State.OPEN; // guarded by this
-    private boolean interrupted; // guarded by this: close was interrupted while waiting
+    private Thread closer; // guarded by this: the thread running the withdrawals while CLOSING
     private final Set<LeaseImpl> leases = new HashSet<>(); // guarded by this
     private final List<HookImpl> hooks = new ArrayList<>(); // guarded by this
 
@@ -125,46 +126,53 @@ public final class Lifetime {
      */
     public boolean close(Runnable free) {
         Objects.requireNonNull(free, "free");
-        List<HookImpl> withdrawals;
-        synchronized (this) {
-            while (state == State.CLOSING) {
-                awaitQuietly();
-            }
-            if (state == State.CLOSED) {
-                return false;
-            }
-            state = State.CLOSING;
-            withdrawals = List.copyOf(hooks);
-            hooks.clear();
-        }
-        for (HookImpl hook : withdrawals) {
-            hook.run();
-        }
-        synchronized (this) {
-            long warnAt = System.nanoTime() + WARN_EVERY_NANOS;
-            while (!leases.isEmpty()) {
-                awaitQuietly();
-                if (System.nanoTime() - warnAt >= 0) {
-                    LOG.log(System.Logger.Level.WARNING, "closing {0} waits for {1} access(es) in progress, taken on"
-                            + " threads {2}", owner.get(), leases.size(), leaseThreads());
-                    warnAt = System.nanoTime() + WARN_EVERY_NANOS;
+        boolean interrupted = false;
+        try {
+            List<HookImpl> withdrawals;
+            synchronized (this) {
+                if (state == State.CLOSING && closer == Thread.currentThread()) {
+                    return false; // a withdrawal closing its own storage: the close in progress frees it
                 }
+                while (state == State.CLOSING) {
+                    interrupted |= awaitQuietly();
+                }
+                if (state == State.CLOSED) {
+                    return false;
+                }
+                state = State.CLOSING;
+                closer = Thread.currentThread();
+                withdrawals = List.copyOf(hooks);
+                hooks.clear();
             }
-            try {
-                free.run();
-            } catch (RuntimeException | Error e) {
-                state = State.OPEN;
+            for (HookImpl hook : withdrawals) {
+                hook.run();
+            }
+            synchronized (this) {
+                long warnAt = System.nanoTime() + WARN_EVERY_NANOS;
+                while (!leases.isEmpty()) {
+                    interrupted |= awaitQuietly();
+                    if (System.nanoTime() - warnAt >= 0) {
+                        LOG.log(System.Logger.Level.WARNING, "closing {0} waits for {1} access(es) in progress,"
+                                + " taken on threads {2}", owner.get(), leases.size(), leaseThreads());
+                        warnAt = System.nanoTime() + WARN_EVERY_NANOS;
+                    }
+                }
+                closer = null;
+                try {
+                    free.run();
+                } catch (RuntimeException | Error e) {
+                    state = State.OPEN;
+                    notifyAll();
+                    throw e;
+                }
+                state = State.CLOSED;
                 notifyAll();
-                throw e;
-            } finally {
-                if (interrupted) {
-                    interrupted = false;
-                    Thread.currentThread().interrupt();
-                }
+                return true;
             }
-            state = State.CLOSED;
-            notifyAll();
-            return true;
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -179,12 +187,16 @@ public final class Lifetime {
         }
     }
 
-    /** Waits on this monitor; an interrupt is remembered and re-asserted after close, never lets close free early. */
-    private void awaitQuietly() {
+    /**
+     * Waits on this monitor; returns true when interrupted. The caller re-asserts the interrupt once close is done:
+     * an interrupt never lets close free memory early.
+     */
+    private boolean awaitQuietly() {
         try {
             wait(1000);
+            return false;
         } catch (InterruptedException e) {
-            interrupted = true;
+            return true;
         }
     }
 
