@@ -346,9 +346,28 @@ public abstract class AgentVerification {
         }
     }
 
+    /**
+     * Runs {@code task} on a new thread of its own. Not the common pool: it may have one thread on a small machine,
+     * and an agent may use it for its own work, which a blocked close there would starve.
+     */
+    private static CompletableFuture<Void> onOwnThread(Runnable task) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        Thread thread = new Thread(() -> {
+            try {
+                task.run();
+                done.complete(null);
+            } catch (Throwable t) {
+                done.completeExceptionally(t);
+            }
+        }, "kvbm-tck-close");
+        thread.setDaemon(true);
+        thread.start();
+        return done;
+    }
+
     /** Closes {@code storage} on another thread and fails the rule if close does not return in time. */
     private void closeInTime(Storage storage, String what) throws Exception {
-        CompletableFuture<Void> closed = CompletableFuture.runAsync(storage::close);
+        CompletableFuture<Void> closed = onOwnThread(storage::close);
         try {
             closed.get(peerTimeout().toMillis() + 30_000, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
@@ -408,7 +427,7 @@ public abstract class AgentVerification {
             CompletableFuture<Void> closing = null;
             for (int i = 0; i < transfers; i++) {
                 if (i == round % transfers) {
-                    closing = CompletableFuture.runAsync(memory::close);
+                    closing = onOwnThread(memory::close);
                 }
                 try {
                     futures.add(a.agent.post(transfer(AgentTransfer.Operation.READ, a, target, null,

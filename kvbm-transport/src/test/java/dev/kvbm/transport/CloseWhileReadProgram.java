@@ -23,6 +23,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.IntStream;
@@ -90,6 +92,8 @@ public final class CloseWhileReadProgram {
         AtomicLong completed = new AtomicLong();
         AtomicLong failed = new AtomicLong();
         List<CompletableFuture<Void>> workers = new ArrayList<>();
+        // Threads of its own: the common pool may have a single thread here, which would run the workers in turn.
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
         int size = 64 * 1024;
         for (int t = 0; t < threads; t++) {
             int thread = t;
@@ -129,9 +133,10 @@ public final class CloseWhileReadProgram {
                 } catch (Exception e) {
                     throw new RuntimeException(e);
                 }
-            }));
+            }, pool));
         }
         CompletableFuture.allOf(workers.toArray(CompletableFuture[]::new)).get(9, TimeUnit.MINUTES);
+        pool.shutdown();
         System.out.printf("RESULT race: %d completed, %d failed cleanly, %d bytes outstanding%n", completed.get(),
                 failed.get(), memory.bytesOutstanding());
         System.exit(memory.bytesOutstanding() == 0 && completed.get() + failed.get() == (long) threads * iterations
