@@ -295,25 +295,13 @@ public final class TransportManager implements AutoCloseable {
                             Long.toUnsignedString(peer.workerId()), Long.toUnsignedString(known.workerId())));
                 }
             }
-            String carried;
-            try {
-                carried = a.remoteAgentName(published.nixlMetadata());
-            } catch (IllegalArgumentException e) {
-                throw new InvalidMetadataException("agent " + a.name() + " rejected the peer's agent metadata: "
-                        + e.getMessage(), e);
-            }
+            String carried = agentMetadata(a, a::remoteAgentName, published.nixlMetadata());
             if (!carried.equals(peer.nixlAgentName())) {
                 throw new InvalidMetadataException(String.format(Locale.ROOT,
                         "agent name mismatch: the metadata names '%s' but its agent metadata is from '%s'",
                         peer.nixlAgentName(), carried));
             }
-            String loaded;
-            try {
-                loaded = a.loadRemoteMetadata(published.nixlMetadata());
-            } catch (IllegalArgumentException e) {
-                throw new InvalidMetadataException("agent " + a.name() + " rejected the peer's agent metadata: "
-                        + e.getMessage(), e);
-            }
+            String loaded = agentMetadata(a, a::loadRemoteMetadata, published.nixlMetadata());
             if (!loaded.equals(carried)) {
                 throw new IllegalStateException(String.format(Locale.ROOT,
                         "agent %s is inconsistent: remoteAgentName said '%s' but loadRemoteMetadata loaded '%s'",
@@ -322,6 +310,16 @@ public final class TransportManager implements AutoCloseable {
             layouts.forEach((handle, layout) -> remotes.put(handle, new RemoteLayout(handle, layout, peer)));
             loadedRemotes.add(peer);
             return List.copyOf(layouts.keySet());
+        }
+    }
+
+    /** Applies {@code step} to a peer's agent blob; the agent's refusal becomes an {@link InvalidMetadataException}. */
+    private static String agentMetadata(Agent a, java.util.function.Function<byte[], String> step, byte[] blob) {
+        try {
+            return step.apply(blob);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidMetadataException("agent " + a.name() + " rejected the peer's agent metadata: "
+                    + e.getMessage(), e);
         }
     }
 
