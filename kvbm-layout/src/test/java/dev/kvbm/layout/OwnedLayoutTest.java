@@ -38,6 +38,39 @@ class OwnedLayoutTest {
     }
 
     @Test
+    void blockAndRegionSegmentsAreTheLayoutsBytesAndRefuseWhatTheyCannotBe() throws Exception {
+        OwnedLayout fc = Layouts.builder(CONFIG).fullyContiguous().allocate(provider, StorageKind.SYSTEM);
+        MemorySegment block = fc.blockSegment(4);
+        MemoryRegion expected = ((FullyContiguousLayout) fc.layout()).blockRegion(4);
+        assertThat(block.address()).isEqualTo(expected.address());
+        assertThat(block.byteSize()).isEqualTo(CONFIG.blockSize());
+        MemorySegment region = fc.segment(4, 2, 1);
+        assertThat(region.address()).isEqualTo(fc.memoryRegion(4, 2, 1).address());
+        assertThat(region.byteSize()).isEqualTo(CONFIG.regionSize());
+        region.fill((byte) 9);
+        assertThat(block.get(ValueLayout.JAVA_BYTE, region.address() - block.address())).isEqualTo((byte) 9);
+        assertThatThrownBy(() -> fc.blockSegment(5)).isInstanceOf(IndexOutOfBoundsException.class)
+                .hasMessageContaining("numBlocks");
+        assertThatThrownBy(() -> fc.segment(0, 3, 0)).isInstanceOf(IndexOutOfBoundsException.class);
+        fc.close();
+        assertThatThrownBy(() -> fc.blockSegment(0)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> block.get(ValueLayout.JAVA_BYTE, 0)).isInstanceOf(IllegalStateException.class);
+
+        try (OwnedLayout ls = Layouts.builder(CONFIG).layerSeparate(BlockDimension.BLOCK_IS_FIRST_DIM)
+                .allocate(provider, StorageKind.SYSTEM)) {
+            assertThatThrownBy(() -> ls.blockSegment(0)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("use segment(block, layer, outer)");
+            assertThat(ls.segment(1, 2, 0).address()).isEqualTo(ls.memoryRegion(1, 2, 0).address());
+        }
+        StorageProvider disk = Backends.load(getClass().getClassLoader(), Set.of())
+                .storageProvider(StorageKind.disk(0));
+        try (OwnedLayout onDisk = Layouts.builder(CONFIG).fullyContiguous().allocate(disk, StorageKind.disk(0))) {
+            assertThatThrownBy(() -> onDisk.blockSegment(0)).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("not host memory");
+        }
+    }
+
+    @Test
     void layerSeparateSlicesOneAllocationAt512ByteStarts() {
         for (BlockDimension dim : BlockDimension.values()) {
             try (OwnedLayout l = Layouts.builder(CONFIG).layerSeparate(dim).allocate(provider, StorageKind.SYSTEM)) {
