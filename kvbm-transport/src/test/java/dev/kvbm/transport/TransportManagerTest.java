@@ -70,6 +70,8 @@ class TransportManagerTest {
                 .hasMessageContaining("65535");
         assertThatThrownBy(m::exportMetadata).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("built withoutAgent()");
+        assertThatThrownBy(m::drainNotifications).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("receiving notifications needs a transfer agent");
     }
 
     @Test
