@@ -7,14 +7,21 @@ package dev.kvbm.api;
 public class KvbmException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
-    /** @param message what was wrong and what would be right */
+    /**
+     * Creates the exception with a message.
+     *
+     * @param message what was wrong and what would be right
+     */
     public KvbmException(String message) {
         super(message);
     }
 
     /**
+     * Creates the exception with a message and the failure that caused it.
+     *
      * @param message what was wrong and what would be right
-     * @param cause   the underlying failure
+     * @param cause
+   the underlying failure
      */
     public KvbmException(String message, Throwable cause) {
         super(message, cause);

@@ -12,13 +12,17 @@ import java.util.List;
  */
 public interface Layout {
 
-    /** The shape this layout was built for. */
+    /** {@return the shape this layout was built for} */
     LayoutConfig config();
 
     /**
      * The region holding one page of {@code layer}, half {@code outer}, of {@code block}; its size is always
      * {@link LayoutConfig#regionSize()}.
      *
+     * @param block block index, below {@code numBlocks}
+     * @param layer layer index, below {@code numLayers}
+     * @param outer outer index (0 for keys, 1 for values when {@code outerDim} is 2), below {@code outerDim}
+     * @return the region's address and size in this layout's address space
      * @throws IndexOutOfBoundsException when an index is negative or not below its limit; the message names both
      */
     MemoryRegion memoryRegion(int block, int layer, int outer);
@@ -26,12 +30,14 @@ public interface Layout {
     /**
      * Bytes each backing allocation must hold: one entry for a fully contiguous layout, one per layer for a
      * layer-separate one.
+     *
+     * @return the sizes in bytes, a new array
      */
     long[] requiredAllocations();
 
-    /** True when every block lives in a single allocation laid out [blocks, layers, outer, page, inner]. */
+    /** {@return true when every block lives in a single allocation laid out [blocks, layers, outer, page, inner]} */
     boolean isFullyContiguous();
 
-    /** The backing regions this layout addresses, one per entry of {@link #requiredAllocations()}. */
+    /** {@return the backing regions this layout addresses, one per entry of {@link #requiredAllocations()}} */
     List<MemoryRegion> regions();
 }

@@ -65,27 +65,27 @@ public record LayoutConfig(
         }
     }
 
-    /** Bytes in one region: {@code pageSize × innerDim × dtypeWidthBytes}. */
+    /** {@return bytes in one region: {@code pageSize × innerDim × dtypeWidthBytes}} */
     public long regionSize() {
         return (long) pageSize * innerDim * dtypeWidthBytes;
     }
 
-    /** Bytes in one whole block: {@code regionSize × outerDim × numLayers}. */
+    /** {@return bytes in one whole block: {@code regionSize × outerDim × numLayers}} */
     public long blockSize() {
         return regionSize() * outerDim * numLayers;
     }
 
-    /** Bytes in the whole cache: {@code blockSize × numBlocks}. */
+    /** {@return bytes in the whole cache: {@code blockSize × numBlocks}} */
     public long totalSize() {
         return blockSize() * numBlocks;
     }
 
-    /** A builder with every dimension unset, alignment 1, dtype width 2 and inner shape UNKNOWN. */
+    /** {@return a builder with every dimension unset, alignment 1, dtype width 2 and inner shape UNKNOWN} */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** A builder preset to this config's values. */
+    /** {@return a builder preset to this config's values} */
     public Builder toBuilder() {
         return new Builder().numBlocks(numBlocks).numLayers(numLayers).outerDim(outerDim).pageSize(pageSize)
                 .innerDim(innerDim).alignment(alignment).dtypeWidthBytes(dtypeWidthBytes).innerShape(innerShape);
@@ -116,55 +116,95 @@ public record LayoutConfig(
         private Builder() {
         }
 
-        /** Blocks in the layout (at least 1). */
+        /**
+         * Sets {@code numBlocks}.
+         *
+         * @param numBlocks blocks in the layout (at least 1)
+         * @return this builder
+         */
         public Builder numBlocks(int numBlocks) {
             this.numBlocks = numBlocks;
             return this;
         }
 
-        /** Attention layers (at least 1). */
+        /**
+         * Sets {@code numLayers}.
+         *
+         * @param numLayers attention layers (at least 1)
+         * @return this builder
+         */
         public Builder numLayers(int numLayers) {
             this.numLayers = numLayers;
             return this;
         }
 
-        /** 1 for a shared K/V tensor, 2 for separate K and V. */
+        /**
+         * Sets {@code outerDim}.
+         *
+         * @param outerDim 1 for a shared K/V tensor, 2 for separate K and V
+         * @return this builder
+         */
         public Builder outerDim(int outerDim) {
             this.outerDim = outerDim;
             return this;
         }
 
-        /** Tokens per block. */
+        /**
+         * Sets {@code pageSize}.
+         *
+         * @param pageSize tokens per block
+         * @return this builder
+         */
         public Builder pageSize(int pageSize) {
             this.pageSize = pageSize;
             return this;
         }
 
-        /** Elements per token in one region (heads × head size). */
+        /**
+         * Sets {@code innerDim}.
+         *
+         * @param innerDim elements per token in one region (heads × head size)
+         * @return this builder
+         */
         public Builder innerDim(int innerDim) {
             this.innerDim = innerDim;
             return this;
         }
 
-        /** Alignment of allocation starts, a power of two (not used in stride math). */
+        /**
+         * Sets {@code alignment}.
+         *
+         * @param alignment alignment of allocation starts, a power of two (not used in stride math)
+         * @return this builder
+         */
         public Builder alignment(int alignment) {
             this.alignment = alignment;
             return this;
         }
 
-        /** Bytes per element: 1, 2, 4 or 8. */
+        /**
+         * Sets {@code dtypeWidthBytes}.
+         *
+         * @param dtypeWidthBytes bytes per element: 1, 2, 4 or 8
+         * @return this builder
+         */
         public Builder dtypeWidthBytes(int dtypeWidthBytes) {
             this.dtypeWidthBytes = dtypeWidthBytes;
             return this;
         }
 
-        /** Order of heads and tokens inside a region. */
+        /**
+         * Sets {@code innerShape}.
+         *
+         * @param innerShape order of heads and tokens inside a region
+         * @return this builder
+         */
         public Builder innerShape(InnerShape innerShape) {
             this.innerShape = innerShape;
             return this;
         }
 
-        /** The config; every field is checked as by the constructor. */
+        /** {@return the config; every field is checked as by the constructor} */
         public LayoutConfig build() {
             return new LayoutConfig(numBlocks, numLayers, outerDim, pageSize, innerDim, alignment, dtypeWidthBytes,
                     innerShape);

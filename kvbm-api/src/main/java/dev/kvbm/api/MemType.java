@@ -17,7 +17,11 @@ public enum MemType {
     /** Anything else. */
     UNKNOWN;
 
-    /** The memory type an agent registers for storage of the given kind. */
+    /**
+     * {@return the memory type an agent registers for storage of the given kind}
+     *
+     * @param kind where the storage lives
+     */
     public static MemType of(StorageKind kind) {
         return switch (kind.type()) {
             case SYSTEM, PINNED -> DRAM;

@@ -27,25 +27,42 @@ public record MemoryRegion(long address, long size) {
         }
     }
 
-    /** One past the last byte. */
+    /** {@return one past the last byte} */
     public long end() {
         return address + size;
     }
 
-    /** True when every byte of {@code other} lies inside this region (an empty region lies inside if its start does). */
+    /**
+     * Tests containment; an empty region lies inside if its start does.
+     *
+     * @param other the region tested
+     * @return true when every byte of {@code other} lies inside this region
+     */
     public boolean contains(MemoryRegion other) {
         return Long.compareUnsigned(other.address, address) >= 0
                 && Long.compareUnsigned(other.end(), end()) <= 0;
     }
 
-    /** True when the two regions share at least one byte. */
+    /**
+     * Tests overlap; an empty region overlaps nothing.
+     *
+     * @param other the region tested
+     * @return true when the two regions share at least one byte
+     */
     public boolean overlaps(MemoryRegion other) {
         return size > 0 && other.size > 0
                 && Long.compareUnsigned(other.address, end()) < 0
                 && Long.compareUnsigned(address, other.end()) < 0;
     }
 
-    /** The sub-range {@code [address + offset, address + offset + length)}, which must lie inside this region. */
+    /**
+     * The sub-range {@code [address + offset, address + offset + length)}, which must lie inside this region.
+     *
+     * @param offset bytes from this region's start, at least 0
+     * @param length bytes in the slice, at least 0
+     * @return the slice
+     * @throws IndexOutOfBoundsException when the slice does not lie inside this region
+     */
     public MemoryRegion slice(long offset, long length) {
         if (offset < 0 || length < 0 || offset > size - length) {
             throw new IndexOutOfBoundsException(String.format(Locale.ROOT,

@@ -35,7 +35,7 @@ public record StorageKind(Type type, long id) {
         /** A file of the disk tier; the id is its descriptor. */
         DISK;
 
-        /** The variant index used by the wire format. */
+        /** {@return the variant index used by the wire format} */
         public int wireIndex() {
             return ordinal();
         }
@@ -63,7 +63,12 @@ public record StorageKind(Type type, long id) {
         }
     }
 
-    /** GPU memory of the device with ordinal {@code id}. */
+    /**
+     * GPU memory of one device.
+     *
+     * @param id the device's CUDA ordinal, at least 0
+     * @return the kind
+     */
     public static StorageKind device(int id) {
         if (id < 0) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
@@ -75,17 +80,20 @@ public record StorageKind(Type type, long id) {
     /**
      * A file opened as file descriptor {@code fd}. When asking a provider to allocate disk storage, the fd of the
      * requested kind is ignored: the provider opens a new file and the returned storage carries its real fd.
+     *
+     * @param fd the file descriptor, any 64-bit value (the wire form is unsigned)
+     * @return the kind
      */
     public static StorageKind disk(long fd) {
         return new StorageKind(Type.DISK, fd);
     }
 
-    /** True when the CPU can load and store these bytes directly (system and pinned memory). */
+    /** {@return true when the CPU can load and store these bytes directly (system and pinned memory)} */
     public boolean isHostAccessible() {
         return type == Type.SYSTEM || type == Type.PINNED;
     }
 
-    /** The device ordinal of a {@link Type#DEVICE} kind. */
+    /** {@return the device ordinal of a {@link Type#DEVICE} kind} */
     public int deviceId() {
         if (type != Type.DEVICE) {
             throw new IllegalStateException("deviceId() is defined for Device kinds only, this is " + this);
@@ -93,7 +101,7 @@ public record StorageKind(Type type, long id) {
         return (int) id;
     }
 
-    /** The file descriptor of a {@link Type#DISK} kind. */
+    /** {@return the file descriptor of a {@link Type#DISK} kind} */
     public long fd() {
         if (type != Type.DISK) {
             throw new IllegalStateException("fd() is defined for Disk kinds only, this is " + this);

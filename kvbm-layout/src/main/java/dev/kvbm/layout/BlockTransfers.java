@@ -25,12 +25,30 @@ public final class BlockTransfers {
     private BlockTransfers() {
     }
 
-    /** Pairs that copy every layer of {@code srcBlocks[i]} to {@code dstBlocks[i]}. */
+    /**
+     * Plans a copy of whole blocks.
+     *
+     * @param src       the layout copied from
+     * @param srcBlocks block ids in {@code src}, none twice
+     * @param dst       the layout copied to, with the same layers, outer dimension and region size
+     * @param dstBlocks block ids in {@code dst}, as many as {@code srcBlocks}, none twice
+     * @return pairs that copy every layer of {@code srcBlocks[i]} to {@code dstBlocks[i]}
+     */
     public static List<RegionPair> plan(Layout src, int[] srcBlocks, Layout dst, int[] dstBlocks) {
         return plan(src, srcBlocks, dst, dstBlocks, 0, src.config().numLayers());
     }
 
-    /** Pairs that copy layers {@code [layerStart, layerEnd)} of {@code srcBlocks[i]} to {@code dstBlocks[i]}. */
+    /**
+     * Plans a copy of a range of layers of blocks.
+     *
+     * @param src        the layout copied from
+     * @param srcBlocks  block ids in {@code src}, none twice
+     * @param dst        the layout copied to, with the same layers, outer dimension and region size
+     * @param dstBlocks  block ids in {@code dst}, as many as {@code srcBlocks}, none twice
+     * @param layerStart first layer copied
+     * @param layerEnd   one past the last layer copied, above {@code layerStart} and at most {@code numLayers}
+     * @return pairs that copy layers {@code [layerStart, layerEnd)} of {@code srcBlocks[i]} to {@code dstBlocks[i]}
+     */
     public static List<RegionPair> plan(Layout src, int[] srcBlocks, Layout dst, int[] dstBlocks,
                                         int layerStart, int layerEnd) {
         validate(src, srcBlocks, dst, dstBlocks, layerStart, layerEnd);

@@ -46,13 +46,18 @@ public final class FullyContiguousLayout implements Layout {
         return new MemoryRegion(address, regionSize);
     }
 
-    /** The bytes of a whole block: {@code numLayers × outerDim} regions back to back. */
+    /**
+     * The bytes of a whole block: {@code numLayers × outerDim} regions back to back.
+     *
+     * @param block block index, below {@code numBlocks}
+     * @return the block's region
+     */
     public MemoryRegion blockRegion(int block) {
         Checks.index("block", block, config.numBlocks(), "numBlocks");
         return new MemoryRegion(region.address() + block * blockStride, blockStride);
     }
 
-    /** Distance in bytes between the starts of two consecutive blocks. */
+    /** {@return distance in bytes between the starts of two consecutive blocks} */
     public long blockStride() {
         return blockStride;
     }

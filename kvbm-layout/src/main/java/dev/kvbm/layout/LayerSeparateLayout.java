@@ -84,7 +84,7 @@ public final class LayerSeparateLayout implements Layout {
         return Math.multiplyExact(Math.multiplyExact(config.regionSize(), config.outerDim()), config.numBlocks());
     }
 
-    /** Where the block index sits in each layer's tensor. */
+    /** {@return where the block index sits in each layer's tensor} */
     public BlockDimension blockDimension() {
         return blockDimension;
     }

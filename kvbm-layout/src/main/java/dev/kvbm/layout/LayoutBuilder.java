@@ -31,13 +31,22 @@ public final class LayoutBuilder {
         this.config = config;
     }
 
-    /** Build a FullyContiguous layout (the default). */
+    /**
+     * Builds a FullyContiguous layout (the default).
+     *
+     * @return this builder
+     */
     public LayoutBuilder fullyContiguous() {
         this.blockDimension = null;
         return this;
     }
 
-    /** Build a LayerSeparate layout with the block index at {@code blockDimension}. */
+    /**
+     * Builds a LayerSeparate layout: one region per layer.
+     *
+     * @param blockDimension where the block index sits in each layer's tensor
+     * @return this builder
+     */
     public LayoutBuilder layerSeparate(BlockDimension blockDimension) {
         this.blockDimension = Objects.requireNonNull(blockDimension, "blockDimension");
         return this;
@@ -47,6 +56,10 @@ public final class LayoutBuilder {
      * Allocates storage of {@code kind} from {@code provider} and lays the layout over it. The allocation starts
      * at a multiple of the larger of the config's alignment and the provider's default alignment. The returned
      * layout owns the storage; closing it frees the memory.
+     *
+     * @param provider allocates the storage
+     * @param kind     where the storage lives
+     * @return the layout, owning its storage
      */
     public OwnedLayout allocate(StorageProvider provider, StorageKind kind) {
         Objects.requireNonNull(provider, "provider");

@@ -29,6 +29,7 @@ public record LayoutDescriptor(int version, LayoutConfig layoutConfig, StorageKi
     /** The only descriptor version there is. */
     public static final int VERSION = 1;
 
+    /** Checks every component is present and copies the descriptor list. */
     public LayoutDescriptor {
         Objects.requireNonNull(layoutConfig, "layoutConfig");
         Objects.requireNonNull(location, "location");
@@ -41,6 +42,10 @@ public record LayoutDescriptor(int version, LayoutConfig layoutConfig, StorageKi
      * The descriptor of {@code layout} (a layout of this module, or an {@link OwnedLayout} of one) living at
      * {@code location} and registered by {@code nixlMetadata}'s agent.
      *
+     * @param layout       the layout described
+     * @param location     where its storage lives
+     * @param nixlMetadata the agent that registered its memory, and how
+     * @return the descriptor, at version {@value #VERSION}
      * @throws IllegalArgumentException for a layout type this module does not define
      */
     public static LayoutDescriptor of(Layout layout, StorageKind location, NixlMetadata nixlMetadata) {

@@ -59,7 +59,12 @@ public final class LayoutDescriptorJson {
     private LayoutDescriptorJson() {
     }
 
-    /** Pretty-printed JSON of {@code descriptor}. */
+    /**
+     * Writes the JSON form.
+     *
+     * @param descriptor the descriptor written
+     * @return pretty-printed JSON of {@code descriptor}
+     */
     public static String toJson(LayoutDescriptor descriptor) {
         ObjectNode root = NODES.objectNode();
         root.put("version", Integer.toUnsignedLong(descriptor.version()));
@@ -101,6 +106,8 @@ public final class LayoutDescriptorJson {
     /**
      * Parses the JSON form.
      *
+     * @param json one descriptor, nothing after it; keys appear once
+     * @return the descriptor
      * @throws InvalidMetadataException when {@code json} is not a descriptor in this form
      */
     public static LayoutDescriptor fromJson(String json) {

@@ -10,15 +10,25 @@ import java.util.Objects;
  */
 public sealed interface LayoutTypeDetails {
 
-    /** One region holding every block. */
+    /**
+     * One region holding every block.
+     *
+     * @param blockFormat how the bytes of a block are arranged
+     */
     record FullyContiguous(BlockFormat blockFormat) implements LayoutTypeDetails {
+        /** Checks the format is present. */
         public FullyContiguous {
             Objects.requireNonNull(blockFormat, "blockFormat");
         }
     }
 
-    /** One region per layer, with the block index at {@code blockDim}. */
+    /**
+     * One region per layer.
+     *
+     * @param blockDim where the block index sits in each layer's tensor
+     */
     record LayerSeparate(BlockDimension blockDim) implements LayoutTypeDetails {
+        /** Checks the dimension is present. */
         public LayerSeparate {
             Objects.requireNonNull(blockDim, "blockDim");
         }

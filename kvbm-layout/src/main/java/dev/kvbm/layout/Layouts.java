@@ -25,6 +25,10 @@ public final class Layouts {
     /**
      * A FullyContiguous layout over {@code region}, which must hold at least
      * {@code numBlocks × numLayers × outerDim × regionSize} bytes.
+     *
+     * @param config the shape
+     * @param region the bytes the layout addresses
+     * @return the layout; it owns nothing
      */
     public static FullyContiguousLayout fullyContiguous(LayoutConfig config, MemoryRegion region) {
         Objects.requireNonNull(config, "config");
@@ -35,6 +39,11 @@ public final class Layouts {
     /**
      * A LayerSeparate layout over exactly {@code numLayers} regions, each holding at least
      * {@code numBlocks × outerDim × regionSize} bytes.
+     *
+     * @param config          the shape
+     * @param blockDimension  where the block index sits in each layer's tensor
+     * @param perLayerRegions one region per layer, none overlapping another
+     * @return the layout; it owns nothing
      */
     public static LayerSeparateLayout layerSeparate(LayoutConfig config, BlockDimension blockDimension,
                                                     List<MemoryRegion> perLayerRegions) {
@@ -44,7 +53,12 @@ public final class Layouts {
         return new LayerSeparateLayout(config, blockDimension, perLayerRegions);
     }
 
-    /** A builder that allocates a layout's backing storage through a provider. */
+    /**
+     * A builder that allocates a layout's backing storage through a provider.
+     *
+     * @param config the shape
+     * @return a builder for a FullyContiguous layout unless told otherwise
+     */
     public static LayoutBuilder builder(LayoutConfig config) {
         return new LayoutBuilder(Objects.requireNonNull(config, "config"));
     }
@@ -58,6 +72,8 @@ public final class Layouts {
      * for the config; the memory type must match the location (Dram for System and Pinned, Vram with the same
      * device ordinal for Device, File for Disk), and the agent must be named.
      *
+     * @param descriptor a descriptor, possibly a peer's
+     * @return the layout with its location and agent metadata
      * @throws InvalidMetadataException naming what is inconsistent and what would be consistent
      */
     public static PhysicalLayout fromDescriptor(LayoutDescriptor descriptor) {

@@ -15,12 +15,19 @@ import java.util.Objects;
  */
 public record NixlMetadata(String agentName, MemType memType, long deviceId) {
 
+    /** Checks the name and memory type are present. */
     public NixlMetadata {
         Objects.requireNonNull(agentName, "agentName");
         Objects.requireNonNull(memType, "memType");
     }
 
-    /** The metadata {@code agentName} gives storage of {@code kind}: its memory type and device ordinal. */
+    /**
+     * The metadata an agent gives storage of one kind: its memory type and device ordinal.
+     *
+     * @param agentName the agent registering the storage
+     * @param kind      where the storage lives
+     * @return the metadata
+     */
     public static NixlMetadata of(String agentName, StorageKind kind) {
         return new NixlMetadata(agentName, MemType.of(kind), kind.type() == StorageKind.Type.DEVICE ? kind.id() : 0);
     }

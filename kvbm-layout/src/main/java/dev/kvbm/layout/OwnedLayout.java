@@ -25,17 +25,17 @@ public final class OwnedLayout implements Layout, AutoCloseable {
         this.storage = storage;
     }
 
-    /** The address math, without ownership. */
+    /** {@return the address math, without ownership} */
     public Layout layout() {
         return layout;
     }
 
-    /** The backing storage. */
+    /** {@return the backing storage} */
     public Storage storage() {
         return storage;
     }
 
-    /** Where the storage lives. */
+    /** {@return where the storage lives} */
     public StorageKind kind() {
         return storage.kind();
     }
@@ -69,6 +69,10 @@ public final class OwnedLayout implements Layout, AutoCloseable {
      * The bytes of one (block, layer, outer) region, as a slice of the storage's segment: host memory only. The
      * slice lives as long as the storage; an access after close throws {@link IllegalStateException}.
      *
+     * @param block block index, below {@code numBlocks}
+     * @param layer layer index, below {@code numLayers}
+     * @param outer outer index, below {@code outerDim}
+     * @return the region's bytes
      * @throws IllegalStateException     when the storage is not host memory (Device memory and files are reached
      *                                   through a transfer) or is closed
      * @throws IndexOutOfBoundsException when a coordinate is out of range
@@ -81,6 +85,8 @@ public final class OwnedLayout implements Layout, AutoCloseable {
      * All bytes of one block, as a slice of the storage's segment: in a FullyContiguous layout a block is one
      * contiguous range ({@code numLayers × outerDim × regionSize} bytes).
      *
+     * @param block block index, below {@code numBlocks}
+     * @return the block's bytes
      * @throws IllegalStateException     when the layout is not FullyContiguous (use {@link #segment(int, int, int)}
      *                                   per region), the storage is not host memory, or it is closed
      * @throws IndexOutOfBoundsException when {@code block} is out of range
@@ -104,6 +110,9 @@ public final class OwnedLayout implements Layout, AutoCloseable {
     /**
      * This layout's descriptor for peers: its storage kind, and the memory type and device that {@code agentName}
      * registers the storage as.
+     *
+     * @param agentName the agent that registers (or registered) the storage
+     * @return the descriptor
      */
     public LayoutDescriptor toDescriptor(String agentName) {
         return LayoutDescriptor.of(layout, kind(), NixlMetadata.of(agentName, kind()));

@@ -15,13 +15,14 @@ import java.util.Objects;
  */
 public record PhysicalLayout(Layout layout, StorageKind location, NixlMetadata nixlMetadata) {
 
+    /** Checks every component is present. */
     public PhysicalLayout {
         Objects.requireNonNull(layout, "layout");
         Objects.requireNonNull(location, "location");
         Objects.requireNonNull(nixlMetadata, "nixlMetadata");
     }
 
-    /** The descriptor a peer rebuilds this layout from. */
+    /** {@return the descriptor a peer rebuilds this layout from} */
     public LayoutDescriptor toDescriptor() {
         return LayoutDescriptor.of(layout, location, nixlMetadata);
     }

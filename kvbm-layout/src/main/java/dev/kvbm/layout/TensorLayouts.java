@@ -31,6 +31,7 @@ public final class TensorLayouts {
      * @param strides element strides, one per dimension
      */
     public record KvTensor(long[] shape, long[] strides) {
+        /** Checks there is one stride per dimension, and copies both arrays. */
         public KvTensor {
             Objects.requireNonNull(shape, "shape");
             Objects.requireNonNull(strides, "strides");
@@ -43,11 +44,13 @@ public final class TensorLayouts {
             strides = strides.clone();
         }
 
+        /** {@return the sizes, outermost first (a copy)} */
         @Override
         public long[] shape() {
             return shape.clone();
         }
 
+        /** {@return the element strides, one per dimension (a copy)} */
         @Override
         public long[] strides() {
             return strides.clone();
@@ -78,7 +81,12 @@ public final class TensorLayouts {
     public record TensorLayout(LayoutConfig config, BlockDimension blockDimension) {
     }
 
-    /** The shape every tensor shares; fails naming the first tensor that differs. */
+    /**
+     * The shape every tensor shares; fails naming the first tensor that differs.
+     *
+     * @param tensors one tensor per layer, at least one
+     * @return the shared shape (a copy)
+     */
     public static long[] validateShapes(List<KvTensor> tensors) {
         requireNonEmpty(tensors);
         long[] first = tensors.getFirst().shape;
@@ -98,7 +106,11 @@ public final class TensorLayouts {
         return first.clone();
     }
 
-    /** Checks that each tensor's strides never increase from the outermost dimension inwards. */
+    /**
+     * Checks that each tensor's strides never increase from the outermost dimension inwards.
+     *
+     * @param tensors one tensor per layer, at least one
+     */
     public static void validateStrides(List<KvTensor> tensors) {
         requireNonEmpty(tensors);
         for (int t = 0; t < tensors.size(); t++) {
@@ -128,6 +140,8 @@ public final class TensorLayouts {
      * @param numBlocks       blocks the engine allocated
      * @param pageSize        tokens per block
      * @param dtypeWidthBytes bytes per element
+     * @param perLayerTensors one tensor per layer, all of the same shape
+     * @return the config and where the block index sits
      */
     public static TensorLayout determine(int numBlocks, int pageSize, int dtypeWidthBytes,
                                          List<KvTensor> perLayerTensors) {

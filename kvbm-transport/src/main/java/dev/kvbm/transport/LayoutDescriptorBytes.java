@@ -15,7 +15,12 @@ public final class LayoutDescriptorBytes {
     private LayoutDescriptorBytes() {
     }
 
-    /** Encodes {@code descriptor}. */
+    /**
+     * Encodes a descriptor in Dynamo's bincode form.
+     *
+     * @param descriptor the descriptor encoded
+     * @return the bytes
+     */
     public static byte[] toBytes(LayoutDescriptor descriptor) {
         return WireFormat.encodeDescriptor(Objects.requireNonNull(descriptor, "descriptor"));
     }
@@ -24,6 +29,8 @@ public final class LayoutDescriptorBytes {
      * Decodes bytes that hold exactly one descriptor (trailing bytes are rejected). Only the encoding is checked;
      * {@link dev.kvbm.layout.Layouts#fromDescriptor} checks the descriptor against its config.
      *
+     * @param bytes the encoded descriptor, possibly a peer's
+     * @return the descriptor
      * @throws InvalidMetadataException naming the field and offset of the first problem
      */
     public static LayoutDescriptor fromBytes(byte[] bytes) {

@@ -15,6 +15,7 @@ public record LayoutHandle(long workerId, int layoutId) {
 
     private static final BigInteger U64_MASK = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
 
+    /** Checks the layout id fits in 16 bits. */
     public LayoutHandle {
         if (layoutId < 0 || layoutId > 0xFFFF) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
@@ -22,7 +23,7 @@ public record LayoutHandle(long workerId, int layoutId) {
         }
     }
 
-    /** The wire value {@code workerId | layoutId << 64}. */
+    /** {@return the wire value {@code workerId | layoutId << 64}} */
     public BigInteger toU128() {
         return BigInteger.valueOf(layoutId).shiftLeft(64).or(new BigInteger(Long.toUnsignedString(workerId)));
     }
@@ -30,6 +31,8 @@ public record LayoutHandle(long workerId, int layoutId) {
     /**
      * The handle a wire value encodes.
      *
+     * @param value the u128 wire value
+     * @return the handle
      * @throws IllegalArgumentException when the value is negative or sets bits above 79
      */
     public static LayoutHandle fromU128(BigInteger value) {

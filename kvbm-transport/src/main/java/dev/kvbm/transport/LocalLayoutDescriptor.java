@@ -12,6 +12,7 @@ import java.util.Objects;
  */
 public record LocalLayoutDescriptor(LayoutHandle handle, LayoutDescriptor layout) {
 
+    /** Checks both components are present. */
     public LocalLayoutDescriptor {
         Objects.requireNonNull(handle, "handle");
         Objects.requireNonNull(layout, "layout");

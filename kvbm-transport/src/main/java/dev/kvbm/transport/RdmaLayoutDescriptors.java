@@ -15,12 +15,14 @@ import java.util.Objects;
 public record RdmaLayoutDescriptors(WorkerAddress workerAddress, byte[] nixlMetadata,
                                     List<LocalLayoutDescriptor> layouts) {
 
+    /** Checks the address is present and copies the metadata and the layout list. */
     public RdmaLayoutDescriptors {
         Objects.requireNonNull(workerAddress, "workerAddress");
         nixlMetadata = nixlMetadata.clone();
         layouts = List.copyOf(layouts);
     }
 
+    /** {@return the agent's metadata blob (a copy)} */
     @Override
     public byte[] nixlMetadata() {
         return nixlMetadata.clone();

@@ -19,13 +19,25 @@ public final class SerializedLayout {
         this.bytes = bytes;
     }
 
-    /** Encodes a worker's address, its agent's metadata and its layouts' descriptors. */
+    /**
+     * Encodes a worker's address, its agent's metadata and its layouts' descriptors.
+     *
+     * @param workerAddress the publishing worker
+     * @param nixlMetadata  its agent's metadata blob
+     * @param layouts       the exported layouts
+     * @return the encoded form
+     */
     public static SerializedLayout pack(WorkerAddress workerAddress, byte[] nixlMetadata,
                                         List<LocalLayoutDescriptor> layouts) {
         return new SerializedLayout(WireFormat.encode(new RdmaLayoutDescriptors(workerAddress, nixlMetadata, layouts)));
     }
 
-    /** Wraps bytes received from a peer (copied); nothing is checked until {@link #unpack()}. */
+    /**
+     * Wraps bytes received from a peer (copied); nothing is checked until {@link #unpack()}.
+     *
+     * @param bytes the encoded form, untrusted
+     * @return the wrapper
+     */
     public static SerializedLayout fromBytes(byte[] bytes) {
         return new SerializedLayout(Objects.requireNonNull(bytes, "bytes").clone());
     }
@@ -34,6 +46,7 @@ public final class SerializedLayout {
      * Decodes the bytes. The bytes must be exactly one value: trailing bytes are rejected. Only the encoding is
      * checked here; {@link TransportManager#importMetadata} also checks each descriptor against its config.
      *
+     * @return the worker's address, agent metadata and layout descriptors
      * @throws InvalidMetadataException naming the field and byte offset of the first problem; no other exception
      *                                  comes from malformed bytes
      */
@@ -41,12 +54,12 @@ public final class SerializedLayout {
         return WireFormat.decode(bytes);
     }
 
-    /** The encoded bytes (a copy). */
+    /** {@return the encoded bytes (a copy)} */
     public byte[] toBytes() {
         return bytes.clone();
     }
 
-    /** Number of encoded bytes. */
+    /** {@return number of encoded bytes} */
     public int size() {
         return bytes.length;
     }

@@ -37,6 +37,7 @@ public final class TransferOptions {
      */
     public record BounceBuffer(LayoutHandle handle, int[] blocks) {
 
+        /** Checks the handle is present and the blocks are distinct, and copies them. */
         public BounceBuffer {
             Objects.requireNonNull(handle, "handle");
             blocks = blocks.clone();
@@ -53,6 +54,7 @@ public final class TransferOptions {
             }
         }
 
+        /** {@return the blocks to use (a copy)} */
         @Override
         public int[] blocks() {
             return blocks.clone();
@@ -74,25 +76,27 @@ public final class TransferOptions {
         }
     }
 
+    /** {@return a builder for all layers, direct, no notification} */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** The first layer to move (0 unless a range was set). */
+    /** {@return the first layer to move (0 unless a range was set)} */
     public int layerStart() {
         return layerStart;
     }
 
-    /** One past the last layer to move, or empty for "through the last layer". */
+    /** {@return one past the last layer to move, or empty for "through the last layer"} */
     public Optional<Integer> layerEnd() {
         return layerEnd < 0 ? Optional.empty() : Optional.of(layerEnd);
     }
 
+    /** {@return the local layout the blocks pass through, or empty for a direct transfer} */
     public Optional<BounceBuffer> bounceBuffer() {
         return Optional.ofNullable(bounceBuffer);
     }
 
-    /** Bytes delivered to the remote worker's agent once the written data has landed (a copy). */
+    /** {@return bytes delivered to the remote worker's agent once the written data has landed (a copy)} */
     public Optional<byte[]> writeNotification() {
         return Optional.ofNullable(writeNotification).map(byte[]::clone);
     }
@@ -115,7 +119,13 @@ public final class TransferOptions {
         private Builder() {
         }
 
-        /** Move layers {@code [start, end)} only (a layer-wise transfer, e.g. as each layer finishes prefill). */
+        /**
+         * Move layers {@code [start, end)} only (a layer-wise transfer, e.g. as each layer finishes prefill).
+         *
+         * @param start first layer, at least 0
+         * @param end   one past the last layer, above {@code start}; checked against the layouts at transfer time
+         * @return this builder
+         */
         public Builder layerRange(int start, int end) {
             if (start < 0 || end <= start) {
                 throw new IllegalArgumentException(String.format(Locale.ROOT,
@@ -126,18 +136,30 @@ public final class TransferOptions {
             return this;
         }
 
-        /** Pass through {@code blocks} of the local layout {@code handle}. */
+        /**
+         * Pass through {@code blocks} of the local layout {@code handle}.
+         *
+         * @param handle a layout registered on this worker, compatible with both ends of the transfer
+         * @param blocks the blocks of that layout to use, one per block transferred; distinct
+         * @return this builder
+         */
         public Builder bounceBuffer(LayoutHandle handle, int... blocks) {
             this.bounceBuffer = new BounceBuffer(handle, blocks);
             return this;
         }
 
-        /** Deliver {@code bytes} to the remote agent after a write to a remote layout completes. */
+        /**
+         * Deliver {@code bytes} to the remote agent after a write to a remote layout completes.
+         *
+         * @param bytes the notification (copied)
+         * @return this builder
+         */
         public Builder writeNotification(byte[] bytes) {
             this.writeNotification = bytes.clone();
             return this;
         }
 
+        /** {@return the options} */
         public TransferOptions build() {
             return new TransferOptions(this);
         }

@@ -89,21 +89,22 @@ public final class TransportManager implements AutoCloseable {
         this.agent = agent;
     }
 
+    /** {@return a builder; only the worker id is required} */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** This worker's id. */
+    /** {@return this worker's id} */
     public long workerId() {
         return workerId;
     }
 
-    /** The name of this worker's agent (also used in descriptors when there is no agent). */
+    /** {@return the name of this worker's agent (also used in descriptors when there is no agent)} */
     public String agentName() {
         return agentName;
     }
 
-    /** The agent this manager moves remote blocks with, if an agent provider was available. */
+    /** {@return the agent this manager moves remote blocks with, if an agent provider was available} */
     public Optional<Agent> agent() {
         return Optional.ofNullable(agent);
     }
@@ -112,6 +113,8 @@ public final class TransportManager implements AutoCloseable {
      * Registers a local layout and returns its handle; ids are assigned from 0. System, Pinned and Device layouts
      * are also registered with the agent (when the agent accepts their memory), which makes them exportable.
      *
+     * @param layout a live layout; this manager does not take ownership, the caller still closes it
+     * @return the layout's handle on this worker
      * @throws IllegalStateException when 65535 layouts have been registered, or the manager is closed
      */
     public LayoutHandle registerLayout(OwnedLayout layout) {
@@ -159,6 +162,7 @@ public final class TransportManager implements AutoCloseable {
      * unregister, then close. Closing a registered layout directly is safe too: its storage withdraws the
      * registration before freeing (see {@link Lifetime}).
      *
+     * @param handle a local layout's handle
      * @throws IllegalArgumentException when {@code handle} is not a local layout of this manager
      */
     public void unregisterLayout(LayoutHandle handle) {
@@ -182,19 +186,24 @@ public final class TransportManager implements AutoCloseable {
         return true;
     }
 
-    /** Handles of the layouts registered here, by id. */
+    /** {@return handles of the layouts registered here, by id} */
     public List<LayoutHandle> localHandles() {
         return locals.keySet().stream().sorted(Comparator.comparingInt(LayoutHandle::layoutId)).toList();
     }
 
-    /** Handles of the layouts imported from peers. */
+    /** {@return handles of the layouts imported from peers} */
     public List<LayoutHandle> remoteHandles() {
         return remotes.keySet().stream()
                 .sorted(Comparator.comparingLong(LayoutHandle::workerId).thenComparingInt(LayoutHandle::layoutId))
                 .toList();
     }
 
-    /** What this manager knows about a layout, local or imported. */
+    /**
+     * What this manager knows about a layout, local or imported.
+     *
+     * @param handle a local or imported layout's handle
+     * @return the layout, its location and agent metadata; empty when the handle is unknown
+     */
     public Optional<PhysicalLayout> layout(LayoutHandle handle) {
         LocalLayout local = locals.get(handle);
         if (local != null) {
@@ -208,6 +217,7 @@ public final class TransportManager implements AutoCloseable {
      * This worker's address, its agent's metadata and the descriptors of its agent-registered System, Pinned and
      * Device layouts (Disk layouts are never exported), in Dynamo's wire format.
      *
+     * @return the metadata peers import
      * @throws IllegalStateException when the manager has no agent
      */
     public SerializedLayout exportMetadata() {
@@ -231,6 +241,7 @@ public final class TransportManager implements AutoCloseable {
      * config, that every handle belongs to the publishing worker and appears once, that each layout was registered
      * by the publishing agent, and that the agent reports the name the metadata claims.
      *
+     * @param metadata a peer's exported metadata, untrusted
      * @return the imported layouts' handles, in the order published
      * @throws InvalidMetadataException when the metadata is malformed or inconsistent
      * @throws IllegalStateException    when this worker already imported a peer with that worker id or agent name,
@@ -327,6 +338,7 @@ public final class TransportManager implements AutoCloseable {
      * Removes and returns the write notifications peers attached to transfers into this worker's memory
      * ({@link TransferOptions.Builder#writeNotification}), oldest first; each arrives after its data.
      *
+     * @return the notifications, oldest first
      * @throws IllegalStateException when the manager was built without an agent
      */
     public List<Notification> drainNotifications() {
@@ -337,6 +349,7 @@ public final class TransportManager implements AutoCloseable {
      * Forgets a peer: its layouts' handles become unknown and its agent is invalidated, so a restarted peer's
      * metadata can be imported again.
      *
+     * @param remoteWorkerId the peer's worker id
      * @return whether the worker had been imported
      */
     public boolean forgetRemote(long remoteWorkerId) {
@@ -355,7 +368,16 @@ public final class TransportManager implements AutoCloseable {
         }
     }
 
-    /** Copies every layer of {@code srcBlocks[i]} to {@code dstBlocks[i]} with the default options. */
+    /**
+     * Copies every layer of {@code srcBlocks[i]} to {@code dstBlocks[i]} with the default options.
+     *
+     * @param src       the layout copied from, local or imported
+     * @param srcBlocks block ids in {@code src}, none twice
+     * @param dst       the layout copied to, local or imported
+     * @param dstBlocks block ids in {@code dst}, as many as {@code srcBlocks}, none twice
+     * @return completes when every byte has landed
+     * @see #executeTransfer(LayoutHandle, int[], LayoutHandle, int[], TransferOptions)
+     */
     public CompletableFuture<Void> executeTransfer(LayoutHandle src, int[] srcBlocks, LayoutHandle dst,
                                                    int[] dstBlocks) {
         return executeTransfer(src, srcBlocks, dst, dstBlocks, TransferOptions.DEFAULT);
@@ -367,6 +389,12 @@ public final class TransportManager implements AutoCloseable {
      * byte moves; the future completes when every byte has landed and fails with the cause of the first failed
      * copy (in a two-hop transfer, of either hop).
      *
+     * @param src       the layout copied from, local or imported
+     * @param srcBlocks block ids in {@code src}, none twice
+     * @param dst       the layout copied to, local or imported
+     * @param dstBlocks block ids in {@code dst}, as many as {@code srcBlocks}, none twice
+     * @param options   the layer range, a bounce buffer, a write notification
+     * @return completes when every byte has landed, exceptionally with the first failed copy's cause
      * @throws IllegalArgumentException  when a handle is unknown, the lists or options are inconsistent, or the
      *                                   layouts are incompatible
      * @throws IndexOutOfBoundsException when a block id or the layer range is out of range
@@ -585,19 +613,34 @@ public final class TransportManager implements AutoCloseable {
         private Builder() {
         }
 
-        /** This worker's id (required). */
+        /**
+         * Sets {@code workerId}.
+         *
+         * @param workerId this worker's id (required)
+         * @return this builder
+         */
         public Builder workerId(long workerId) {
             this.workerId = workerId;
             return this;
         }
 
-        /** The agent's name; default {@code "worker-" + workerId}. */
+        /**
+         * Sets {@code agentName}.
+         *
+         * @param agentName the agent's name; default {@code "worker-" + workerId}
+         * @return this builder
+         */
         public Builder agentName(String agentName) {
             this.agentName = Objects.requireNonNull(agentName, "agentName");
             return this;
         }
 
-        /** The providers to use; default {@link Backends#shared()}, discovered once per JVM. */
+        /**
+         * Sets {@code backends}.
+         *
+         * @param backends the providers to use; default {@link Backends#shared()}, discovered once per JVM
+         * @return this builder
+         */
         public Builder backends(Backends backends) {
             this.backends = Objects.requireNonNull(backends, "backends");
             return this;
@@ -605,6 +648,9 @@ public final class TransportManager implements AutoCloseable {
 
         /**
          * Which agent provider to use, by name (e.g. {@code "local"}); default: the first available one.
+         *
+         * @param name the agent provider's name
+         * @return this builder
          */
         public Builder agentProvider(String name) {
             this.agentProvider = Objects.requireNonNull(name, "name");
@@ -615,6 +661,8 @@ public final class TransportManager implements AutoCloseable {
         /**
          * A worker with no agent: it copies between its own layouts only, and cannot export, import or reach a
          * peer. Without this, {@link #build()} fails when no agent provider is available, naming why.
+         *
+         * @return this builder
          */
         public Builder withoutAgent() {
             this.withoutAgent = true;
@@ -622,13 +670,23 @@ public final class TransportManager implements AutoCloseable {
             return this;
         }
 
-        /** Settings for the agent, such as the peer timeout. */
+        /**
+         * Settings for the agent, such as the peer timeout.
+         *
+         * @param options the agent's settings
+         * @return this builder
+         */
         public Builder agentOptions(AgentProvider.Options options) {
             this.agentOptions = Objects.requireNonNull(options, "options");
             return this;
         }
 
-        /** Shorthand for agent options with this peer timeout. */
+        /**
+         * Shorthand for agent options with this peer timeout and no other settings.
+         *
+         * @param timeout how long a transfer may wait on a silent peer
+         * @return this builder
+         */
         public Builder peerTimeout(Duration timeout) {
             this.agentOptions = new AgentProvider.Options(timeout, agentOptions.properties());
             return this;
@@ -637,6 +695,7 @@ public final class TransportManager implements AutoCloseable {
         /**
          * Creates the manager and its agent.
          *
+         * @return the manager; the caller closes it
          * @throws IllegalStateException         when no worker id was set, or no agent provider is available and
          *                                       {@link #withoutAgent()} was not chosen; the message gives each
          *                                       provider's cause (such as the missing native-access flag)

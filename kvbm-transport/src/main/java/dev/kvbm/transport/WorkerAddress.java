@@ -10,6 +10,7 @@ import java.util.Objects;
  */
 public record WorkerAddress(long workerId, String nixlAgentName) {
 
+    /** Checks the agent name is present. */
     public WorkerAddress {
         Objects.requireNonNull(nixlAgentName, "nixlAgentName");
     }

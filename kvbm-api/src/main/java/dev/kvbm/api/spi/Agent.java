@@ -32,12 +32,14 @@ import java.util.concurrent.CompletableFuture;
  */
 public interface Agent extends AutoCloseable {
 
-    /** This agent's name, unique among the agents that talk to each other. */
+    /** {@return this agent's name, unique among the agents that talk to each other} */
     String name();
 
     /**
      * Makes all of {@code storage}'s memory reachable by peers and usable in local descriptor lists.
      *
+     * @param storage live storage whose whole region is registered
+     * @return the registration; closing it withdraws the memory again
      * @see #register(Storage, MemoryRegion)
      */
     default Registration register(Storage storage) {
@@ -55,13 +57,16 @@ public interface Agent extends AutoCloseable {
      * for the transfers in flight on it, so the storage frees its memory only once no peer can reach it
      * (the lifetime rule of {@link Lifetime}). Regions may not overlap an existing registration.
      *
+     * @param storage live storage that owns {@code region}
+     * @param region  the bytes to register, inside {@code storage.region()}
+     * @return the registration; closing it withdraws the memory again
      * @throws IllegalStateException    when the storage is closed or the agent is closed
      * @throws IllegalArgumentException when {@code region} is not inside the storage, overlaps a registration, or
      *                                  is memory this agent cannot reach (the message says which agent can)
      */
     Registration register(Storage storage, MemoryRegion region);
 
-    /** The blob peers load to reach this agent's registered memory; it reflects registrations made so far. */
+    /** {@return the blob peers load to reach this agent's registered memory; it reflects registrations made so far} */
     byte[] localMetadata();
 
     /**
@@ -69,6 +74,8 @@ public interface Agent extends AutoCloseable {
      * caller checks the name (is it a peer already known under another identity?) before
      * {@link #loadRemoteMetadata} replaces what is loaded under it.
      *
+     * @param metadata a peer's blob, as its {@link #localMetadata()} returned it; untrusted
+     * @return the agent name the blob carries
      * @throws IllegalArgumentException when the bytes are not valid metadata
      */
     String remoteAgentName(byte[] metadata);
@@ -76,22 +83,29 @@ public interface Agent extends AutoCloseable {
     /**
      * Loads a peer's metadata blob, replacing what was loaded earlier under the same name.
      *
+     * @param metadata a peer's blob, as its {@link #localMetadata()} returned it; untrusted
      * @return the peer's agent name, which later transfers use
      * @throws IllegalArgumentException when the bytes are not valid metadata
      */
     String loadRemoteMetadata(byte[] metadata);
 
-    /** Forgets a peer; transfers naming it are rejected until its metadata is loaded again. */
+    /**
+     * Forgets a peer; transfers naming it are rejected until its metadata is loaded again.
+     *
+     * @param remoteAgent the peer's agent name, as {@link #loadRemoteMetadata} returned it
+     */
     void invalidateRemote(String remoteAgent);
 
     /**
      * Validates and starts a transfer.
      *
+     * @param transfer the operation, the local and remote descriptor lists, the peer and the optional notification
+     * @return completes when the transfer is done, exceptionally when it failed
      * @throws IllegalArgumentException when a descriptor lies outside registered memory or the peer is unknown
      */
     CompletableFuture<Void> post(AgentTransfer transfer);
 
-    /** Removes and returns the notifications received so far, oldest first. */
+    /** {@return the notifications received so far, oldest first, removing them from the agent} */
     List<Notification> drainNotifications();
 
     @Override
@@ -99,13 +113,13 @@ public interface Agent extends AutoCloseable {
 
     /** A registered region; closing it withdraws the registration (idempotent). */
     interface Registration extends AutoCloseable {
-        /** The registered bytes. */
+        /** {@return the registered bytes} */
         MemoryRegion region();
 
-        /** The memory type peers see, from the storage's kind. */
+        /** {@return the memory type peers see, from the storage's kind} */
         MemType memType();
 
-        /** GPU ordinal for VRAM, file descriptor for FILE, 0 for DRAM. */
+        /** {@return the GPU ordinal for VRAM, the file descriptor for FILE, 0 for DRAM} */
         long deviceId();
 
         @Override

@@ -10,7 +10,13 @@ import java.util.Objects;
  */
 public interface AgentProvider extends BackendProvider {
 
-    /** A new agent named {@code agentName}; the caller closes it. */
+    /**
+     * Creates an agent.
+     *
+     * @param agentName the agent's name, unique among the agents that talk to each other
+     * @param options   the peer timeout and transport-specific settings
+     * @return a new agent; the caller closes it
+     */
     Agent create(String agentName, Options options);
 
     /**

@@ -53,7 +53,7 @@ public record AgentTransfer(Operation operation, DescriptorList local, String re
         notification = notification == null ? null : notification.clone();
     }
 
-    /** The notification bytes, if any (a copy). */
+    /** {@return the notification bytes, if any (a copy)} */
     public Optional<byte[]> notificationBytes() {
         return Optional.ofNullable(notification).map(byte[]::clone);
     }

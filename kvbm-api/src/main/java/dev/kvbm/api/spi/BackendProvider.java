@@ -13,18 +13,20 @@ import java.util.Optional;
  */
 public interface BackendProvider {
 
-    /** A short unique name, e.g. {@code system-memory}; selectable with {@code -Dkvbm.backends}. */
+    /** {@return a short unique name, e.g. {@code system-memory}; selectable with {@code -Dkvbm.backends}} */
     String name();
 
-    /** The backend (module) this provider belongs to, e.g. {@code system}; also selectable. Defaults to {@link #name()}. */
+    /**
+     * {@return the backend (module) this provider belongs to, e.g. {@code system}; also selectable. Defaults to {@link #name()}}
+     */
     default String backend() {
         return name();
     }
 
-    /** Why this provider cannot work here, or empty when it can. */
+    /** {@return why this provider cannot work here, or empty when it can} */
     Optional<Throwable> unavailabilityCause();
 
-    /** True when this provider can work on this machine. */
+    /** {@return true when this provider can work on this machine} */
     default boolean isAvailable() {
         return unavailabilityCause().isEmpty();
     }

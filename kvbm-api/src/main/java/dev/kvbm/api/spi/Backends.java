@@ -55,6 +55,7 @@ public final class Backends {
      * {@code TransportManager} uses unless given others. Providers are singletons, so every manager then sees the
      * same accounting.
      *
+     * @return the JVM's shared providers
      * @throws IllegalStateException when {@value #SELECTION_PROPERTY} names a provider that is not found (and
      *                               again on the next call: a failed discovery is not cached)
      */
@@ -75,6 +76,8 @@ public final class Backends {
     /**
      * Discovers providers with the thread's context class loader, honouring {@value #SELECTION_PROPERTY}; each call
      * makes new provider instances (see {@link #shared()} for the JVM's one set).
+     *
+     * @return newly discovered providers
      */
     public static Backends load() {
         ClassLoader loader = Thread.currentThread().getContextClassLoader();
@@ -84,7 +87,9 @@ public final class Backends {
     /**
      * Discovers providers visible to {@code loader}.
      *
+     * @param loader    the class loader whose service configuration and module layer are searched
      * @param selection provider or backend names to use; empty means all
+     * @return newly discovered providers
      * @throws IllegalStateException when a selected name matches no provider found
      */
     public static Backends load(ClassLoader loader, Set<String> selection) {
@@ -109,7 +114,12 @@ public final class Backends {
         return backends;
     }
 
-    /** Parses a comma-separated selection; blank or null means "all". */
+    /**
+     * Parses a comma-separated selection; blank or null means "all".
+     *
+     * @param value the property's value, e.g. {@code system,ucx}; may be null
+     * @return the names, trimmed; empty for "all"
+     */
     public static Set<String> parseSelection(String value) {
         if (value == null || value.isBlank()) {
             return Set.of();
@@ -118,22 +128,22 @@ public final class Backends {
                 .collect(Collectors.toCollection(LinkedHashSet::new));
     }
 
-    /** Selected storage providers, available or not, ordered by name. */
+    /** {@return selected storage providers, available or not, ordered by name} */
     public List<StorageProvider> storageProviders() {
         return storageProviders;
     }
 
-    /** Selected executor providers, available or not, ordered by name. */
+    /** {@return selected executor providers, available or not, ordered by name} */
     public List<TransferExecutorProvider> executorProviders() {
         return executorProviders;
     }
 
-    /** Selected agent providers, available or not, ordered by name. */
+    /** {@return selected agent providers, available or not, ordered by name} */
     public List<AgentProvider> agentProviders() {
         return agentProviders;
     }
 
-    /** One line per provider found (selected or not) and per provider that failed to load. */
+    /** {@return one line per provider found (selected or not) and per provider that failed to load} */
     public List<ProviderStatus> report() {
         return report;
     }
@@ -141,6 +151,8 @@ public final class Backends {
     /**
      * The first selected, available provider that allocates {@code kind}.
      *
+     * @param kind the storage kind to allocate
+     * @return the provider
      * @throws UnsupportedOperationException when none does; the message lists what was found and why it cannot serve
      */
     public StorageProvider storageProvider(StorageKind kind) {
@@ -150,13 +162,22 @@ public final class Backends {
     /**
      * The first selected, available executor provider that copies {@code source} to {@code destination}.
      *
+     * @param source      the kind copied from
+     * @param destination the kind copied to
+     * @return the provider
      * @throws UnsupportedOperationException when none does
      */
     public TransferExecutorProvider executorProvider(StorageKind source, StorageKind destination) {
         return pick(executorProviders, p -> p.supports(source, destination), "copies " + source + " -> " + destination);
     }
 
-    /** The executor provider for a pair of kinds, or empty when none is selected and available. */
+    /**
+     * Looks up the executor provider for a pair of kinds without failing.
+     *
+     * @param source      the kind copied from
+     * @param destination the kind copied to
+     * @return the provider, or empty when none is selected and available
+     */
     public Optional<TransferExecutorProvider> findExecutorProvider(StorageKind source, StorageKind destination) {
         return executorProviders.stream().filter(BackendProvider::isAvailable)
                 .filter(p -> p.supports(source, destination)).findFirst();
@@ -165,6 +186,8 @@ public final class Backends {
     /**
      * The selected, available agent provider called {@code name}.
      *
+     * @param name the provider's name, e.g. {@code local} or {@code ucx}
+     * @return the provider
      * @throws UnsupportedOperationException when there is none
      */
     public AgentProvider agentProvider(String name) {

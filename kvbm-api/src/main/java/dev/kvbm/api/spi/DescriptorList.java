@@ -19,7 +19,7 @@ public record DescriptorList(MemType memType, List<AgentDescriptor> descriptors)
         descriptors = List.copyOf(descriptors);
     }
 
-    /** Total bytes described. */
+    /** {@return total bytes described} */
     public long totalBytes() {
         long total = 0;
         for (AgentDescriptor d : descriptors) {

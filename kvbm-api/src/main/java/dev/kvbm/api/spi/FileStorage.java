@@ -13,12 +13,16 @@ public interface FileStorage extends Storage {
     /**
      * Where the file was created. A backend may unlink the file at once and keep only its descriptor (the system
      * backend does, so that nothing is left behind when a process dies); the path then names it in messages only.
+     *
+     * @return the file's path at creation
      */
     Path path();
 
     /**
      * Fills {@code destination} with the bytes at {@code [offset, offset + destination.byteSize())}.
      *
+     * @param offset      byte offset in the file, relative to the start of the file
+     * @param destination host memory the bytes are read into, all of it
      * @throws IndexOutOfBoundsException when the range is not inside the file's region
      * @throws IllegalStateException     when the storage is closed
      * @throws dev.kvbm.api.KvbmException when the read fails
@@ -28,6 +32,8 @@ public interface FileStorage extends Storage {
     /**
      * Writes all of {@code source} at {@code offset}.
      *
+     * @param offset byte offset in the file, relative to the start of the file
+     * @param source host memory whose bytes are written, all of it
      * @throws IndexOutOfBoundsException when the range is not inside the file's region
      * @throws IllegalStateException     when the storage is closed
      * @throws dev.kvbm.api.KvbmException when the write fails

@@ -12,6 +12,7 @@ public interface HostStorage extends Storage {
      * segment's scope ends when the storage is closed, so an access after close throws
      * {@link IllegalStateException} instead of touching freed memory.
      *
+     * @return the allocation's bytes
      * @throws IllegalStateException when the storage is closed
      */
     MemorySegment segment();

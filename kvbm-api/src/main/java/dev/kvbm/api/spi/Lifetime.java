@@ -73,6 +73,7 @@ public final class Lifetime {
     /**
      * Pins the memory for one access.
      *
+     * @return the lease; closing it (idempotent) lets a waiting close go on
      * @throws IllegalStateException when the storage is closing or closed
      */
     public synchronized Lease acquire() {
@@ -85,7 +86,9 @@ public final class Lifetime {
     /**
      * Attaches {@code withdraw}, which close runs before it waits for leases and frees the memory.
      *
-     * @param holder names what holds the memory, for messages, e.g. {@code "registration with agent worker-1"}
+     * @param holder   names what holds the memory, for messages, e.g. {@code "registration with agent worker-1"}
+     * @param withdraw run once by close, before leases are awaited; it may block until the holder's accesses end
+     * @return the hook; closing it detaches the withdrawal
      * @throws IllegalStateException when the storage is closing or closed: closed memory cannot be registered
      */
     public synchronized Hook onClose(String holder, Runnable withdraw) {
@@ -97,17 +100,17 @@ public final class Lifetime {
         return hook;
     }
 
-    /** True until close begins. */
+    /** {@return true until close begins} */
     public synchronized boolean isOpen() {
         return state == State.OPEN;
     }
 
-    /** True once the memory has been freed. */
+    /** {@return true once the memory has been freed} */
     public synchronized boolean isClosed() {
         return state == State.CLOSED;
     }
 
-    /** What still holds the memory, for messages: attached holders and the number of leases. */
+    /** {@return what still holds the memory, for messages: attached holders and the number of leases} */
     public synchronized String holders() {
         List<String> names = new ArrayList<>();
         for (HookImpl h : hooks) {
@@ -121,6 +124,7 @@ public final class Lifetime {
      * Closes the storage: refuses new holders, runs the withdrawals, waits for leases, then runs {@code free}.
      * Idempotent: a second call returns {@code false} once the first has finished.
      *
+     * @param free releases the memory; run at most once, after every withdrawal and lease has ended
      * @return true when this call freed the memory
      * @throws RuntimeException what {@code free} threw; the storage then stays open, without its withdrawn holders
      */

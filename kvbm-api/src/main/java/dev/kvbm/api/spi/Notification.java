@@ -17,7 +17,7 @@ public record Notification(String fromAgent, byte[] payload) {
         payload = payload.clone();
     }
 
-    /** The bytes (a copy). */
+    /** {@return the bytes (a copy)} */
     @Override
     public byte[] payload() {
         return payload.clone();

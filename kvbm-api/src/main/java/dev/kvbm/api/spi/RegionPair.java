@@ -26,6 +26,9 @@ public record RegionPair(MemoryRegion source, MemoryRegion destination) {
      * The same copies with neighbours merged: two pairs whose sources and destinations are both adjacent become one
      * pair. Empty pairs are dropped; the result is ordered by unsigned source address. Callers pass pairs whose
      * destinations are disjoint (as {@link TransferBatch} guarantees), so the order of the copies does not matter.
+     *
+     * @param pairs the copies, destinations disjoint
+     * @return the merged copies, a new list
      */
     public static List<RegionPair> coalesce(List<RegionPair> pairs) {
         int n = pairs.size();

@@ -27,24 +27,25 @@ import dev.kvbm.api.StorageKind;
  */
 public interface Storage extends AutoCloseable {
 
-    /** Where this storage lives. */
+    /** {@return where this storage lives} */
     StorageKind kind();
 
-    /** The allocation's extent in its address space. */
+    /** {@return the allocation's extent in its address space} */
     MemoryRegion region();
 
-    /** Number of bytes. */
+    /** {@return the number of bytes} */
     default long size() {
         return region().size();
     }
 
-    /** True once {@link #close()} has completed. */
+    /** {@return true once {@link #close()} has completed} */
     boolean isClosed();
 
     /**
      * Pins the memory for one access that bypasses this storage's methods (a copy through its address or
      * segment): until the lease is closed, {@link #close()} waits instead of freeing. Hold it for the access only.
      *
+     * @return the lease; closing it (idempotent) lets a waiting close go on
      * @throws IllegalStateException when the storage is closing or closed
      */
     Lifetime.Lease acquire();
@@ -53,7 +54,9 @@ public interface Storage extends AutoCloseable {
      * Attaches a withdrawal that {@link #close()} runs before it frees the memory; an agent registering this
      * storage uses it to withdraw the registration. Closing the returned hook detaches it.
      *
-     * @param holder what holds the memory, for messages
+     * @param holder   what holds the memory, for messages
+     * @param withdraw run once by close, before the memory is freed; it may block until the holder's accesses end
+     * @return the hook; closing it detaches the withdrawal
      * @throws IllegalStateException when the storage is closing or closed: closed memory cannot be registered
      */
     Lifetime.Hook onClose(String holder, Runnable withdraw);

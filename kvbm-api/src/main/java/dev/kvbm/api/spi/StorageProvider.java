@@ -11,15 +11,24 @@ import dev.kvbm.api.StorageKind;
  */
 public interface StorageProvider extends BackendProvider {
 
-    /** True when this provider can allocate storage of {@code kind} (for disk, any fd: a new file is opened). */
+    /**
+     * Tests whether this provider allocates a kind.
+     *
+     * @param kind the kind asked for; for disk, any fd (a new file is opened)
+     * @return true when this provider can allocate storage of {@code kind}
+     */
     boolean supports(StorageKind kind);
 
-    /** The alignment used by {@link #allocate(StorageKind, long)}, e.g. the page size. */
+    /** {@return the alignment used by {@link #allocate(StorageKind, long)}, e.g. the page size} */
     long defaultAlignment();
 
     /**
      * Allocates {@code size} bytes whose start is a multiple of {@code alignment}.
      *
+     * @param kind      where the storage lives
+     * @param size      bytes, at least 1
+     * @param alignment a power of two
+     * @return the new storage; the caller closes it
      * @throws IllegalArgumentException      when {@code size <= 0}, the alignment is not a power of two, or the
      *                                       kind is not supported; the message says what would be right
      * @throws UnsupportedOperationException when the provider is unavailable on this machine
@@ -27,14 +36,20 @@ public interface StorageProvider extends BackendProvider {
      */
     Storage allocate(StorageKind kind, long size, long alignment);
 
-    /** Allocates {@code size} bytes at {@link #defaultAlignment()}. */
+    /**
+     * Allocates {@code size} bytes at {@link #defaultAlignment()}.
+     *
+     * @param kind where the storage lives
+     * @param size bytes, at least 1
+     * @return the new storage; the caller closes it
+     */
     default Storage allocate(StorageKind kind, long size) {
         return allocate(kind, size, defaultAlignment());
     }
 
-    /** Bytes allocated by this provider and not yet closed. */
+    /** {@return bytes allocated by this provider and not yet closed} */
     long bytesOutstanding();
 
-    /** Allocations made by this provider and not yet closed. */
+    /** {@return allocations made by this provider and not yet closed} */
     long allocationsOutstanding();
 }

@@ -56,7 +56,7 @@ public record TransferBatch(Storage source, Storage destination, List<RegionPair
         }
     }
 
-    /** Total bytes the batch copies. */
+    /** {@return total bytes the batch copies} */
     public long totalBytes() {
         long total = 0;
         for (RegionPair p : pairs) {
@@ -67,6 +67,8 @@ public record TransferBatch(Storage source, Storage destination, List<RegionPair
 
     /**
      * The same copies with neighbours merged ({@link RegionPair#coalesce}).
+     *
+     * @return the merged copies, a new list
      */
     public List<RegionPair> coalesced() {
         return RegionPair.coalesce(pairs);

@@ -14,15 +14,23 @@ import java.util.concurrent.CompletableFuture;
  */
 public interface TransferExecutor extends AutoCloseable {
 
-    /** The provider's name, for messages. */
+    /** {@return the provider's name, for messages} */
     String name();
 
-    /** True when this executor copies from {@code source} storage to {@code destination} storage. */
+    /**
+     * Tests whether this executor copies between two kinds.
+     *
+     * @param source      the kind copied from
+     * @param destination the kind copied to
+     * @return true when this executor copies from {@code source} storage to {@code destination} storage
+     */
     boolean supports(StorageKind source, StorageKind destination);
 
     /**
      * Starts copying {@code batch}.
      *
+     * @param batch the copies, validated at construction
+     * @return completes when every byte has landed, exceptionally when a copy failed
      * @throws IllegalArgumentException when the batch's storage kinds are not supported
      * @throws IllegalStateException    when the executor is closed
      */

@@ -8,9 +8,15 @@ import dev.kvbm.api.StorageKind;
  */
 public interface TransferExecutorProvider extends BackendProvider {
 
-    /** True when executors of this provider copy from {@code source} storage to {@code destination} storage. */
+    /**
+     * Tests whether this provider's executors copy between two kinds.
+     *
+     * @param source      the kind copied from
+     * @param destination the kind copied to
+     * @return true when executors of this provider copy from {@code source} storage to {@code destination} storage
+     */
     boolean supports(StorageKind source, StorageKind destination);
 
-    /** A new executor; the caller closes it. */
+    /** {@return a new executor; the caller closes it} */
     TransferExecutor create();
 }
