@@ -23,6 +23,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * The JSON form of a {@link LayoutDescriptor}, as Dynamo's serde derives it: snake_case field names, unit enum
@@ -111,6 +112,7 @@ public final class LayoutDescriptorJson {
      * @throws InvalidMetadataException when {@code json} is not a descriptor in this form
      */
     public static LayoutDescriptor fromJson(String json) {
+        Objects.requireNonNull(json, "json");
         JsonNode root;
         try {
             root = MAPPER.readTree(json);

@@ -145,6 +145,10 @@ public final class TensorLayouts {
      */
     public static TensorLayout determine(int numBlocks, int pageSize, int dtypeWidthBytes,
                                          List<KvTensor> perLayerTensors) {
+        if (numBlocks < 1 || pageSize < 1) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "numBlocks=%d and pageSize=%d must both be >= 1", numBlocks, pageSize));
+        }
         long[] shape = validateShapes(perLayerTensors);
         validateStrides(perLayerTensors);
         if (shape.length < 3) {
@@ -174,7 +178,13 @@ public final class TensorLayouts {
         }
         long elements = 1;
         for (int i = 2; i < shape.length; i++) {
-            elements = Math.multiplyExact(elements, shape[i]);
+            try {
+                elements = Math.multiplyExact(elements, shape[i]);
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
+                        "tensor shape %s holds more elements per region than a 64-bit count: the dimensions after"
+                                + " the block and outer ones multiply past 2^63", Arrays.toString(shape)), e);
+            }
         }
         if (elements % pageSize != 0) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,

@@ -136,6 +136,10 @@ class LayoutDescriptorTest {
         assertJsonRejected(good.replace("\"size\" : 4096", "\"size\" : 18446744073709551616"), "memory_descriptors[0].size");
         assertJsonRejected(good.replace("\"size\" : 4096", "\"size\" : 1.5"), "unsigned integer");
         assertJsonRejected(good.replace("\"agent_name\" : \"test\"", "\"agent_name\" : 5"), "must be a string");
+        // Nesting a peer could use to exhaust the parser's stack is refused by depth, not by StackOverflowError.
+        assertJsonRejected("[".repeat(100_000), "nesting depth");
+        assertThatThrownBy(() -> LayoutDescriptorJson.fromJson(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("json");
     }
 
     private static void assertJsonRejected(String json, String message) {

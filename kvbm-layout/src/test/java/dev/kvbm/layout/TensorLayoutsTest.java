@@ -72,4 +72,17 @@ class TensorLayoutsTest {
         assertThatThrownBy(() -> new KvTensor(new long[] {1, 2}, new long[] {1}))
                 .hasMessageContaining("one stride per dimension");
     }
+
+    @Test
+    void sizesThatOverflowOrDivideByZeroAreClearErrors() {
+        // A shape whose region would hold more than 2^63 elements: an IllegalArgumentException, not an
+        // ArithmeticException from the middle of the arithmetic.
+        KvTensor huge = new KvTensor(new long[] {4, 2, 1L << 40, 1L << 40}, new long[] {0, 0, 0, 0});
+        assertThatThrownBy(() -> TensorLayouts.determine(4, 16, 2, List.of(huge)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("multiply past 2^63");
+        assertThatThrownBy(() -> TensorLayouts.determine(10, 0, 2, List.of(contiguous(10, 2, 16, 64))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("pageSize=0");
+        assertThatThrownBy(() -> TensorLayouts.determine(0, 16, 2, List.of(contiguous(10, 2, 16, 64))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("numBlocks=0");
+    }
 }

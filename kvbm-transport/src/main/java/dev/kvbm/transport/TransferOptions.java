@@ -155,7 +155,7 @@ public final class TransferOptions {
          * @return this builder
          */
         public Builder writeNotification(byte[] bytes) {
-            this.writeNotification = bytes.clone();
+            this.writeNotification = Objects.requireNonNull(bytes, "bytes").clone();
             return this;
         }
 

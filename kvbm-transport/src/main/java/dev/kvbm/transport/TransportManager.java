@@ -31,6 +31,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -69,6 +70,8 @@ public final class TransportManager implements AutoCloseable {
     private final Agent agent; // null: no agent provider available; local transfers only
     private final Object registry = new Object();
     private final Map<LayoutHandle, LocalLayout> locals = new ConcurrentHashMap<>();
+    /** The handle each registered storage has, guarded by {@code registry}: one handle per memory. */
+    private final Map<Storage, LayoutHandle> handleOfStorage = new IdentityHashMap<>();
     private final Map<LayoutHandle, RemoteLayout> remotes = new ConcurrentHashMap<>();
     private final Set<WorkerAddress> loadedRemotes = new HashSet<>(); // guarded by registry
     private final Map<String, TransferExecutor> executors = new HashMap<>(); // guarded by itself
@@ -127,6 +130,12 @@ public final class TransportManager implements AutoCloseable {
             }
             LayoutHandle handle = new LayoutHandle(workerId, nextLayoutId);
             Storage storage = layout.storage();
+            LayoutHandle existing = handleOfStorage.get(storage);
+            if (existing != null) {
+                // Two handles over one memory would let a transfer read and write the same bytes unnoticed.
+                throw new IllegalArgumentException("layout " + layout + " is already registered here as " + existing
+                        + "; use that handle, or unregister it first");
+            }
             // Closing the layout without unregistering it first still withdraws it (before its memory is freed);
             // a closed layout cannot be registered at all.
             Lifetime.Hook hook;
@@ -152,6 +161,7 @@ public final class TransportManager implements AutoCloseable {
             }
             nextLayoutId++;
             locals.put(handle, new LocalLayout(handle, layout, registration, hook));
+            handleOfStorage.put(storage, handle);
             return handle;
         }
     }
@@ -175,6 +185,9 @@ public final class TransportManager implements AutoCloseable {
         LocalLayout local;
         synchronized (registry) {
             local = locals.remove(handle);
+            if (local != null) {
+                handleOfStorage.remove(local.layout.storage());
+            }
         }
         if (local == null) {
             return false;
@@ -248,6 +261,7 @@ public final class TransportManager implements AutoCloseable {
      *                                  or has no agent
      */
     public List<LayoutHandle> importMetadata(SerializedLayout metadata) {
+        Objects.requireNonNull(metadata, "metadata");
         Agent a = requireAgent("importing metadata");
         RdmaLayoutDescriptors published = metadata.unpack();
         WorkerAddress peer = published.workerAddress();

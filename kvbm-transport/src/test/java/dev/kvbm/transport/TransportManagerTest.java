@@ -57,14 +57,16 @@ class TransportManagerTest {
 
     @Test
     void layoutIdsRunOutAt65535() {
-        // Without an agent nothing is registered anywhere, so one layout can take every id.
+        // Ids are never reused: one layout registered and unregistered again and again takes every id.
         TransportManager m = track(TransportManager.builder().workerId(1)
                 .backends(Backends.load(getClass().getClassLoader(), Set.of("system-memory", "system-copy")))
                 .withoutAgent().build());
         assertThat(m.agent()).isEmpty();
         OwnedLayout layout = fc();
         for (int i = 0; i < 65535; i++) {
-            m.registerLayout(layout);
+            LayoutHandle handle = m.registerLayout(layout);
+            assertThat(handle.layoutId()).isEqualTo(i);
+            m.unregisterLayout(handle);
         }
         assertThatThrownBy(() -> m.registerLayout(layout)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("65535");
@@ -111,6 +113,33 @@ class TransportManagerTest {
         assertThatThrownBy(() -> m.executeTransfer(d, new int[] {0}, d2, new int[] {0}, TransferOptions.DEFAULT))
                 .isInstanceOf(UnsupportedOperationException.class)
                 .hasMessageContaining("Disk(").hasMessageContaining("bounceBuffer");
+    }
+
+    @Test
+    void aLayoutHasOneHandleSoATransferCannotReadAndWriteTheSameBytesUnderTwoNames() throws Exception {
+        TransportManager m = track(TransportManager.builder().workerId(3).backends(backends).agentProvider("local")
+                .build());
+        OwnedLayout layout = fc();
+        LayoutHandle first = m.registerLayout(layout);
+        assertThatThrownBy(() -> m.registerLayout(layout)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("already registered here as " + first);
+        assertThat(m.localHandles()).containsExactly(first);
+        // Once unregistered, the same layout may come back under a new id (ids are never reused).
+        m.unregisterLayout(first);
+        LayoutHandle second = m.registerLayout(layout);
+        assertThat(second.layoutId()).isEqualTo(1);
+        assertThat(m.exportMetadata().unpack().layouts()).extracting(LocalLayoutDescriptor::handle)
+                .containsExactly(second);
+    }
+
+    @Test
+    void nullArgumentsAreNamed() {
+        TransportManager m = track(TransportManager.builder().workerId(4).backends(backends).agentProvider("local")
+                .build());
+        assertThatThrownBy(() -> m.importMetadata(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("metadata");
+        assertThatThrownBy(() -> TransferOptions.builder().writeNotification(null))
+                .isInstanceOf(NullPointerException.class).hasMessage("bytes");
     }
 
     @Test

@@ -8,6 +8,7 @@ import dev.kvbm.api.spi.Lifetime;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Objects;
 
 /**
  * A preallocated file, unlinked from its directory as soon as it was created: only the descriptor (which its kind
@@ -69,6 +70,17 @@ final class DiskStorage implements FileStorage {
 
     /** Runs one positional read or write under a lease, so close cannot recycle the fd under it. */
     private void positional(String op, long offset, MemorySegment buffer, PositionalIo io) {
+        Objects.requireNonNull(buffer, op.equals("read") ? "destination" : "source");
+        if (!buffer.isNative()) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "%s of %s needs a native segment (e.g. from an Arena), got a heap segment of %d bytes: the kernel"
+                            + " copies to and from its address", op, path, buffer.byteSize()));
+        }
+        if (op.equals("read") && buffer.isReadOnly()) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "read of %s into a read-only segment of %d bytes: the destination must be writable",
+                    path, buffer.byteSize()));
+        }
         checkRange(op, offset, buffer.byteSize());
         try (Lifetime.Lease ignored = acquire()) {
             io.run(fd, path, offset, buffer);

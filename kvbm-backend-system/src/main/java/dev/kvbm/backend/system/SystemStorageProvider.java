@@ -62,7 +62,9 @@ public final class SystemStorageProvider implements StorageProvider {
             throw new KvbmException(String.format(Locale.ROOT,
                     "could not allocate %d bytes of System memory aligned to %d (%d bytes already outstanding from"
                             + " this provider): %s",
-                    size, alignment, accounting.bytes(), e.getMessage()), e);
+                    size, alignment, accounting.bytes(),
+                    e.getMessage() != null ? e.getMessage() : "the size plus alignment exceeds what can be mapped"),
+                    e);
         }
         accounting.allocated(size);
         return new SystemStorage(arena, segment, accounting);

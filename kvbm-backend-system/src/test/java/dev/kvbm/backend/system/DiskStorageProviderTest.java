@@ -82,6 +82,30 @@ class DiskStorageProviderTest {
     }
 
     @Test
+    void aReadNeverWritesIntoAReadOnlyOrHeapSegment() {
+        DiskStorageProvider provider = new DiskStorageProvider(dir);
+        try (Storage s = provider.allocate(StorageKind.disk(0), 4096); Arena arena = Arena.ofConfined()) {
+            FileStorage file = (FileStorage) s;
+            MemorySegment data = arena.allocate(64).fill((byte) 0x5A);
+            file.write(0, data);
+            MemorySegment target = arena.allocate(64);
+            MemorySegment readOnly = target.asReadOnly();
+            assertThatThrownBy(() -> file.read(0, readOnly)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("read-only segment").hasMessageContaining("must be writable");
+            assertThat(target.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)).containsOnly((byte) 0);
+            // A read-only source is fine to write from.
+            file.write(64, data.asReadOnly());
+            byte[] heap = new byte[64];
+            assertThatThrownBy(() -> file.read(0, MemorySegment.ofArray(heap)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("needs a native segment");
+            assertThatThrownBy(() -> file.write(0, MemorySegment.ofArray(heap)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("needs a native segment");
+            assertThatThrownBy(() -> file.read(0, null)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("destination");
+        }
+    }
+
+    @Test
     void outOfRangeAndUseAfterCloseAreRejected() {
         DiskStorageProvider provider = new DiskStorageProvider(dir);
         Storage s = provider.allocate(StorageKind.disk(0), 4096);
