@@ -1,0 +1,164 @@
+package dev.kvbm.backend.nixl;
+
+import org.openucx.jucx.ucp.UcpWorker;
+
+import java.util.Queue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * The one thread that makes every UCX call on a worker. Other threads hand it work ({@link #execute},
+ * {@link #call}); between tasks it progresses the worker, so one-sided operations into this process's memory and
+ * incoming control messages are served without the application calling in. When there is nothing to do it spins
+ * briefly, then sleeps in {@code ucp_worker_wait} until UCX has an event or a task arrives ({@code ucp_worker_signal}):
+ * no busy core when idle.
+ */
+final class ProgressThread extends Thread {
+    private static final System.Logger LOG = System.getLogger(ProgressThread.class.getName());
+    private static final int SPINS_BEFORE_SLEEP = 256;
+
+    private final UcpWorker worker;
+    private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+    private final Runnable onExit;
+    private volatile boolean stopping;
+
+    ProgressThread(String name, UcpWorker worker, Runnable onExit) {
+        super(name);
+        this.worker = worker;
+        this.onExit = onExit;
+        setDaemon(true);
+    }
+
+    /** Runs {@code task} on this thread; from this thread itself it runs at once. */
+    void execute(Runnable task) {
+        if (Thread.currentThread() == this) {
+            task.run();
+            return;
+        }
+        tasks.add(task);
+        worker.signal();
+    }
+
+    /**
+     * Queues {@code task} to run on this thread after the current task or UCX callback returns. UCX callbacks use it
+     * for anything that calls UCX again (creating an endpoint inside a callback is refused).
+     */
+    void later(Runnable task) {
+        tasks.add(task);
+        if (Thread.currentThread() != this) {
+            worker.signal();
+        }
+    }
+
+    /**
+     * Runs {@code task} on this thread and returns its result; an unchecked exception it throws is rethrown here as
+     * it is. From this thread itself it runs at once.
+     *
+     * @throws IllegalStateException when the thread has stopped
+     */
+    <T> T call(Callable<T> task) {
+        if (Thread.currentThread() == this) {
+            return callHere(task);
+        }
+        if (!isAlive()) {
+            throw new IllegalStateException("the UCX progress thread " + getName() + " has stopped");
+        }
+        CompletableFuture<T> result = new CompletableFuture<>();
+        tasks.add(() -> {
+            try {
+                result.complete(task.call());
+            } catch (Throwable t) {
+                result.completeExceptionally(t);
+            }
+        });
+        worker.signal();
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return result.get();
+                } catch (InterruptedException e) {
+                    interrupted = true; // the task runs anyway: wait for it so its effects are known
+                } catch (ExecutionException e) {
+                    Throwable cause = e.getCause();
+                    if (cause instanceof RuntimeException r) {
+                        throw r;
+                    }
+                    if (cause instanceof Error err) {
+                        throw err;
+                    }
+                    throw new IllegalStateException(cause);
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static <T> T callHere(Callable<T> task) {
+        try {
+            return task.call();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    boolean isProgressThread() {
+        return Thread.currentThread() == this;
+    }
+
+    /** Stops after the tasks already queued; {@code onExit} then runs on this thread (it closes the worker). */
+    void shutdown() {
+        stopping = true;
+        worker.signal();
+    }
+
+    @Override
+    public void run() {
+        try {
+            int idle = 0;
+            while (!stopping || !tasks.isEmpty()) {
+                boolean busy = false;
+                for (Runnable task; (task = tasks.poll()) != null; ) {
+                    busy = true;
+                    try {
+                        task.run();
+                    } catch (Throwable t) {
+                        LOG.log(System.Logger.Level.ERROR, "task on " + getName() + " failed", t);
+                    }
+                }
+                if (progress() > 0) {
+                    busy = true;
+                }
+                if (busy) {
+                    idle = 0;
+                } else if (++idle < SPINS_BEFORE_SLEEP) {
+                    Thread.onSpinWait();
+                } else {
+                    idle = 0;
+                    if (tasks.isEmpty() && !stopping) {
+                        worker.waitForEvents();
+                    }
+                }
+            }
+        } finally {
+            onExit.run();
+        }
+    }
+
+    private int progress() {
+        try {
+            return worker.progress();
+        } catch (Exception e) {
+            // An endpoint error handler of JUCX's own (one we did not replace) throws from progress; ours do not.
+            LOG.log(System.Logger.Level.WARNING, "UCX progress on " + getName() + " reported: " + e.getMessage());
+            return 1;
+        }
+    }
+}
