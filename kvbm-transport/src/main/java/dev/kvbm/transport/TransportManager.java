@@ -69,6 +69,9 @@ public final class TransportManager implements AutoCloseable {
     private final Backends backends;
     private final Agent agent; // null: no agent provider available; local transfers only
     private final Object registry = new Object();
+    /** The system backend's agent, whose peers share this JVM; any other available agent is preferred to it. */
+    private static final String IN_PROCESS_AGENT = "local";
+
     private final Map<LayoutHandle, LocalLayout> locals = new ConcurrentHashMap<>();
     /** The handle each registered storage has, guarded by {@code registry}: one handle per memory. */
     private final Map<Storage, LayoutHandle> handleOfStorage = new IdentityHashMap<>();
@@ -661,7 +664,9 @@ public final class TransportManager implements AutoCloseable {
         }
 
         /**
-         * Which agent provider to use, by name (e.g. {@code "local"}); default: the first available one.
+         * Which agent provider to use, by name (e.g. {@code "ucx"} or {@code "local"}); default: the first available
+         * one that reaches other processes ({@code ucx} when kvbm-backend-nixl is installed and UCX loads), else the
+         * in-process {@code local} agent.
          *
          * @param name the agent provider's name
          * @return this builder
@@ -725,7 +730,8 @@ public final class TransportManager implements AutoCloseable {
             if (agentProvider != null) {
                 provider = b.agentProvider(agentProvider);
             } else if (!withoutAgent) {
-                provider = b.agentProviders().stream().filter(AgentProvider::isAvailable).findFirst()
+                provider = b.agentProviders().stream().filter(AgentProvider::isAvailable)
+                        .min(Comparator.comparing((AgentProvider p) -> p.name().equals(IN_PROCESS_AGENT)))
                         .orElseThrow(() -> new IllegalStateException(Strategies.noAgentAtBuild(b.agentProviders())));
             }
             Agent agent = provider == null ? null : provider.create(name, agentOptions);

@@ -11,8 +11,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * What the tests of this module share: the provider under test, host memory from the system backend, and the rule
- * for a machine without UCX: such tests are skipped with the reason, unless {@code -Dkvbm.require=ucx} (set by CI)
- * makes that a failure.
+ * for a machine without UCX: such tests are skipped with the reason, unless {@code -Dkvbm.require=ucx} or the
+ * environment variable {@code KVBM_REQUIRE=ucx} (set by {@code .ci/run}) makes that a failure.
  */
 final class Ucx {
     static final UcxAgentProvider PROVIDER = new UcxAgentProvider();
@@ -34,6 +34,7 @@ final class Ucx {
     }
 
     static boolean required() {
-        return Set.of(System.getProperty("kvbm.require", "").split(",")).contains("ucx");
+        String value = System.getProperty("kvbm.require", "") + "," + System.getenv().getOrDefault("KVBM_REQUIRE", "");
+        return Set.of(value.split(",")).contains("ucx");
     }
 }

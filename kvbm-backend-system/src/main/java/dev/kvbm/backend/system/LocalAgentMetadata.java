@@ -20,6 +20,7 @@ import java.util.Locale;
 record LocalAgentMetadata(String agentName, List<Entry> entries) {
 
     private static final int MAGIC = 0x4B4C4131; // "KLA1"
+    private static final int UCX_AGENT_MAGIC = 0x4B555831; // "KUX1", the ucx agent's blob
     private static final int ENTRY_BYTES = 1 + 8 + 8 + 8;
 
     /** One registered region. */
@@ -45,6 +46,10 @@ record LocalAgentMetadata(String agentName, List<Entry> entries) {
         ByteBuffer in = ByteBuffer.wrap(bytes);
         try {
             int magic = in.getInt();
+            if (magic == UCX_AGENT_MAGIC) {
+                throw malformed(0, "this is metadata of a ucx agent (kvbm-backend-nixl, peers in other processes),"
+                        + " not of a local agent; both workers must use the same agent kind");
+            }
             if (magic != MAGIC) {
                 throw malformed(0, String.format(Locale.ROOT, "magic 0x%08x is not the local agent's 0x%08x", magic, MAGIC));
             }

@@ -208,6 +208,10 @@ class LocalAgentTest {
         byte[] wrongAgent = new LocalAgentMetadata("nobody-here", List.of()).encode();
         assertThatThrownBy(() -> a.loadRemoteMetadata(wrongAgent)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("no open local agent is named 'nobody-here'");
+        // A ucx agent's blob (its magic, then anything) is named as what it is.
+        byte[] ucxBlob = {'K', 'U', 'X', '1', 0, 0, 0, 0};
+        assertThatThrownBy(() -> a.loadRemoteMetadata(ucxBlob)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("metadata of a ucx agent").hasMessageContaining("not of a local agent");
     }
 
     @Test
