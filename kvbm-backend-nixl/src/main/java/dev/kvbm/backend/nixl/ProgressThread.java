@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
+import java.util.function.BooleanSupplier;
 
 /**
  * The one thread that makes every UCX call on a worker. Other threads hand it work ({@link #execute},
@@ -22,12 +23,19 @@ final class ProgressThread extends Thread {
     private final UcpWorker worker;
     private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final Runnable onExit;
+    private final BooleanSupplier inFlight;
     private volatile boolean stopping;
 
-    ProgressThread(String name, UcpWorker worker, Runnable onExit) {
+    /**
+     * @param inFlight true while operations of this worker are outstanding (called on this thread): the thread
+     *                 keeps progressing instead of sleeping, since some completions (shared-memory copies, flushes)
+     *                 raise no event that would wake it
+     */
+    ProgressThread(String name, UcpWorker worker, Runnable onExit, BooleanSupplier inFlight) {
         super(name);
         this.worker = worker;
         this.onExit = onExit;
+        this.inFlight = inFlight;
         setDaemon(true);
     }
 
@@ -140,6 +148,9 @@ final class ProgressThread extends Thread {
                     idle = 0;
                 } else if (++idle < SPINS_BEFORE_SLEEP) {
                     Thread.onSpinWait();
+                } else if (inFlight.getAsBoolean()) {
+                    idle = 0;
+                    Thread.yield(); // work outstanding: keep progressing, but let the other threads of a small machine run
                 } else {
                     idle = 0;
                     if (tasks.isEmpty() && !stopping) {

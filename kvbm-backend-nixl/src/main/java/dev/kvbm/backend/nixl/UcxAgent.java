@@ -78,6 +78,7 @@ import java.util.concurrent.atomic.AtomicLong;
 final class UcxAgent implements Agent {
     private static final System.Logger LOG = System.getLogger(UcxAgent.class.getName());
     private static final int AM_ID = 17;
+    private static final boolean BUSY = Boolean.getBoolean("kvbm.ucx.busy");
     /** {@code UCP_AM_SEND_FLAG_EAGER}: control messages arrive whole in the receive callback. */
     private static final long AM_SEND_FLAG_EAGER = 1L << 1;
     /** {@code UCP_AM_SEND_FLAG_REPLY}: the receiver gets an endpoint to answer on. */
@@ -98,6 +99,7 @@ final class UcxAgent implements Agent {
     private final boolean cudaMemory;
     private final ProgressThread progress;
     private final ExecutorService completions;
+    private final java.util.concurrent.Executor callbacks = this::runCallback;
     private final ScheduledExecutorService timer;
     private final Queue<Notification> inbox = new ConcurrentLinkedQueue<>();
     private volatile boolean closed;
@@ -128,7 +130,8 @@ final class UcxAgent implements Agent {
                 + threads.incrementAndGet()));
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "kvbm-ucx-" + name + "-timer"));
         worker.setAmRecvHandler(AM_ID, this::onActiveMessage);
-        this.progress = new ProgressThread("kvbm-ucx-" + name + "-progress", worker, this::destroyWorker);
+        this.progress = new ProgressThread("kvbm-ucx-" + name + "-progress", worker, this::destroyWorker,
+                () -> !transfers.isEmpty() || !sending.isEmpty() || !pendingAttaches.isEmpty() || (BUSY && !attached.isEmpty()));
         this.progress.start();
         OPEN.incrementAndGet();
     }
@@ -458,7 +461,7 @@ final class UcxAgent implements Agent {
                     + " most " + Wire.MAX_NOTIFICATION_BYTES);
         }
         ensureOpen();
-        CompletableFuture<Void> done = new CompletableFuture<>();
+        CompletableFuture<Void> done = new AsyncCallbacksFuture<>(callbacks);
         progress.call(() -> {
             start(transfer, notification, done);
             return null;
@@ -653,17 +656,21 @@ final class UcxAgent implements Agent {
             return;
         }
         x.userDone = true;
-        Runnable complete = () -> {
-            if (error == null) {
-                x.done.complete(null);
-            } else {
-                x.done.completeExceptionally(error);
-            }
-        };
+        // The caller's future runs every dependent on the callback executor, so completing it here only wakes
+        // the threads waiting in get().
+        if (error == null) {
+            x.done.complete(null);
+        } else {
+            x.done.completeExceptionally(error);
+        }
+    }
+
+    /** Runs callers' callbacks; after close, on a virtual thread each. */
+    private void runCallback(Runnable callback) {
         try {
-            completions.execute(complete);
+            completions.execute(callback);
         } catch (RejectedExecutionException e) {
-            Thread.ofVirtual().start(complete);
+            Thread.ofVirtual().start(callback);
         }
     }
 
