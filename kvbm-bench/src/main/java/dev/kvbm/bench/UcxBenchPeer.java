@@ -11,7 +11,7 @@ import java.util.HexFormat;
 import java.util.Map;
 
 /**
- * The target process of {@link UcxRatios}: a ucx agent with {@code args[0]} bytes of registered host memory. Prints
+ * The target process of {@link UcxRatios}: a ucx agent with {@code args[0]} bytes of registered host memory from the storage provider named {@code args[1]}. Prints
  * {@code READY <metadata hex> <address>} and serves until its standard input closes.
  */
 public final class UcxBenchPeer {
@@ -23,7 +23,7 @@ public final class UcxBenchPeer {
         Backends backends = Backends.shared();
         try (Agent agent = backends.agentProvider("ucx").create("bench-target-" + ProcessHandle.current().pid(),
                 new AgentProvider.Options(Duration.ofSeconds(30), Map.of()));
-             Storage memory = backends.storageProvider(StorageKind.SYSTEM).allocate(StorageKind.SYSTEM, size)) {
+             Storage memory = UcxRatios.provider(backends, args[1]).allocate(StorageKind.SYSTEM, size)) {
             agent.register(memory);
             System.out.println("READY " + HexFormat.of().formatHex(agent.localMetadata()) + " "
                     + memory.region().address());

@@ -10,6 +10,7 @@ import dev.kvbm.api.spi.AgentTransfer;
 import dev.kvbm.api.spi.Backends;
 import dev.kvbm.api.spi.DescriptorList;
 import dev.kvbm.api.spi.Storage;
+import dev.kvbm.api.spi.StorageProvider;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -29,13 +30,16 @@ import java.util.concurrent.TimeUnit;
 /**
  * READ and WRITE throughput of the {@code ucx} agent between two processes, as a ratio of {@code ucx_perftest}
  * ({@code ucp_get} and {@code ucp_put_bw}) run on the same machine in the same invocation, with the same message
- * sizes, the same transports (UCX's own choice; set {@code UCX_TLS} to force one for both) and, like perftest, the
- * same source and destination bytes for every message. Each round runs perftest, then the agent; the ratio is
+ * sizes, the same transports (UCX's own choice; set {@code UCX_TLS} to force one for both), the same kind of memory
+ * (allocated by UCX: {@code ucx-host} storage) and, like perftest, the same source and destination bytes for every
+ * message. A second table does the same with the JVM's own memory ({@code system-memory}) registered with UCX,
+ * which a peer on the same host cannot map and reaches by a cross-process copy instead. Each round runs perftest, then the agent; the ratio is
  * computed per round and the median is printed with its spread (25th to 75th percentile).
  *
  * <p>The agent moves {@value #DESCRIPTORS_PER_TRANSFER} descriptors per transfer (every one posted as its own UCX
- * operation: they are not adjacent, so nothing is coalesced) and one flush per transfer, through the public
- * {@code Agent} SPI with everything the agent does on the way (validation, holds, completion futures).
+ * operation: they are not adjacent, so nothing is coalesced) and one flush per transfer, {@value #WINDOW} transfers
+ * in flight, through the public {@code Agent} SPI with everything the agent does on the way (validation, holds,
+ * completion futures).
  *
  * <p>Usage: {@code java --enable-native-access=ALL-UNNAMED -cp benchmarks.jar dev.kvbm.bench.UcxRatios [rounds]}
  * (default 5); needs {@code ucx_perftest} (Debian: ucx-utils) on the PATH.
@@ -43,6 +47,8 @@ import java.util.concurrent.TimeUnit;
 public final class UcxRatios {
     private static final long BUFFER = 64L << 20;
     private static final int DESCRIPTORS_PER_TRANSFER = 64;
+    /** Transfers in flight at once, as a server with several requests has (perftest keeps messages in flight too). */
+    private static final int WINDOW = 2;
     private static final Map<String, Double> TARGETS = Map.of("1 MiB", 0.8, "64 KiB", 0.6);
 
     private UcxRatios() {
@@ -50,12 +56,28 @@ public final class UcxRatios {
 
     public static void main(String[] args) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+        boolean met = true;
+        for (String memory : new String[] {"ucx-host", "system-memory"}) {
+            System.out.println("\nmemory on both sides: " + memory + (memory.equals("ucx-host")
+                    ? " (allocated by UCX, like perftest's: same-host peers map it)"
+                    : " (the JVM's own allocation, registered with UCX: same-host peers copy across processes)"));
+            boolean ok = run(memory, rounds);
+            met &= ok || !memory.equals("ucx-host"); // the targets are for the memory perftest uses
+        }
+        System.out.println(met ? "\nall targets met (ucx-host memory)" : "\nsome targets missed (ucx-host memory)");
+    }
+
+    static StorageProvider provider(Backends backends, String name) {
+        return backends.storageProviders().stream().filter(p -> p.name().equals(name)).findFirst().orElseThrow();
+    }
+
+    private static boolean run(String memory, int rounds) throws Exception {
         Backends backends = Backends.shared();
         AgentProvider ucx = backends.agentProvider("ucx");
-        Process peer = startPeer();
-        try (Agent agent = ucx.create("bench-initiator-" + ProcessHandle.current().pid(),
+        Process peer = startPeer(memory);
+        try (Agent agent = ucx.create("bench-initiator-" + ProcessHandle.current().pid() + "-" + memory,
                 new AgentProvider.Options(Duration.ofSeconds(30), Map.of()));
-             Storage local = backends.storageProvider(StorageKind.SYSTEM).allocate(StorageKind.SYSTEM, BUFFER)) {
+             Storage local = provider(backends, memory).allocate(StorageKind.SYSTEM, BUFFER)) {
             BufferedReader out = new BufferedReader(new InputStreamReader(peer.getInputStream(),
                     StandardCharsets.UTF_8));
             String[] ready = out.readLine().split(" ");
@@ -86,7 +108,7 @@ public final class UcxRatios {
                             percentile(ratios, 75), target, median >= target ? "" : "  (missed)");
                 }
             }
-            System.out.println(met ? "all targets met" : "some targets missed");
+            return met;
         } finally {
             peer.getOutputStream().close();
             if (!peer.waitFor(20, TimeUnit.SECONDS)) {
@@ -107,10 +129,17 @@ public final class UcxRatios {
         }
         AgentTransfer transfer = new AgentTransfer(op, new DescriptorList(MemType.DRAM, l), peer,
                 new DescriptorList(MemType.DRAM, r), null);
-        long transfers = Math.max(1, messages / DESCRIPTORS_PER_TRANSFER);
+        long transfers = Math.max(WINDOW, messages / DESCRIPTORS_PER_TRANSFER);
+        java.util.ArrayDeque<java.util.concurrent.CompletableFuture<Void>> inFlight = new java.util.ArrayDeque<>();
         long start = System.nanoTime();
         for (long t = 0; t < transfers; t++) {
-            agent.post(transfer).get(60, TimeUnit.SECONDS);
+            if (inFlight.size() == WINDOW) {
+                inFlight.removeFirst().get(60, TimeUnit.SECONDS);
+            }
+            inFlight.addLast(agent.post(transfer));
+        }
+        while (!inFlight.isEmpty()) {
+            inFlight.removeFirst().get(60, TimeUnit.SECONDS);
         }
         long nanos = System.nanoTime() - start;
         return transfers * DESCRIPTORS_PER_TRANSFER * size / (nanos / 1e9) / 1e6;
@@ -146,10 +175,10 @@ public final class UcxRatios {
         }
     }
 
-    private static Process startPeer() throws IOException {
+    private static Process startPeer(String memory) throws IOException {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        return new ProcessBuilder(java.toString(), "--enable-native-access=ALL-UNNAMED", "-Dkvbm.ucx.busy=" + Boolean.getBoolean("kvbm.ucx.busy"), "-cp",
-                System.getProperty("java.class.path"), UcxBenchPeer.class.getName(), Long.toString(BUFFER))
+        return new ProcessBuilder(java.toString(), "--enable-native-access=ALL-UNNAMED", "-cp",
+                System.getProperty("java.class.path"), UcxBenchPeer.class.getName(), Long.toString(BUFFER), memory)
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
     }
 

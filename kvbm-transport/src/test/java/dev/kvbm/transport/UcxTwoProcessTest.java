@@ -81,6 +81,24 @@ class UcxTwoProcessTest {
         }
     }
 
+    @Test
+    void metadataOfOneAgentKindImportedByAWorkerOfAnotherNamesBoth() {
+        assumeUcx();
+        try (TransportManager local = TransportManager.builder().workerId(11).agentProvider("local").build();
+             TransportManager ucx = TransportManager.builder().workerId(12).agentProvider("ucx").build()) {
+            SerializedLayout fromLocal = local.exportMetadata();
+            SerializedLayout fromUcx = ucx.exportMetadata();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> ucx.importMetadata(fromLocal))
+                    .isInstanceOf(dev.kvbm.api.InvalidMetadataException.class)
+                    .hasMessageContaining("metadata of a local agent").hasMessageContaining("not of a ucx agent");
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> local.importMetadata(fromUcx))
+                    .isInstanceOf(dev.kvbm.api.InvalidMetadataException.class)
+                    .hasMessageContaining("metadata of a ucx agent").hasMessageContaining("not of a local agent");
+            assertThat(ucx.remoteHandles()).isEmpty();
+            assertThat(local.remoteHandles()).isEmpty();
+        }
+    }
+
     private static void assumeUcx() {
         AgentProvider ucx = Backends.shared().agentProviders().stream().filter(p -> p.name().equals("ucx"))
                 .findFirst().orElseThrow();

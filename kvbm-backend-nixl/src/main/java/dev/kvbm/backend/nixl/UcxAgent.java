@@ -78,7 +78,6 @@ import java.util.concurrent.atomic.AtomicLong;
 final class UcxAgent implements Agent {
     private static final System.Logger LOG = System.getLogger(UcxAgent.class.getName());
     private static final int AM_ID = 17;
-    private static final boolean BUSY = Boolean.getBoolean("kvbm.ucx.busy");
     /** {@code UCP_AM_SEND_FLAG_EAGER}: control messages arrive whole in the receive callback. */
     private static final long AM_SEND_FLAG_EAGER = 1L << 1;
     /** {@code UCP_AM_SEND_FLAG_REPLY}: the receiver gets an endpoint to answer on. */
@@ -94,6 +93,7 @@ final class UcxAgent implements Agent {
     private final String name;
     private final Duration peerTimeout;
     private final UcpContext context;
+    private final boolean ownContext;
     private final UcpWorker worker;
     private final byte[] workerAddress;
     private final boolean cudaMemory;
@@ -118,10 +118,11 @@ final class UcxAgent implements Agent {
     /** Registrations mapped and not yet deregistered, withdrawals in progress included. */
     private final Set<LocalRegion> everRegistered = Collections.newSetFromMap(new IdentityHashMap<>());
 
-    private UcxAgent(String name, Duration peerTimeout, UcpContext context, UcpWorker worker) {
+    private UcxAgent(String name, Duration peerTimeout, UcpContext context, boolean ownContext, UcpWorker worker) {
         this.name = name;
         this.peerTimeout = peerTimeout;
         this.context = context;
+        this.ownContext = ownContext;
         this.worker = worker;
         this.workerAddress = copy(worker.getAddress());
         this.cudaMemory = (context.getMemoryTypesMask() & (1L << UcsConstants.MEMORY_TYPE.UCS_MEMORY_TYPE_CUDA)) != 0;
@@ -131,7 +132,7 @@ final class UcxAgent implements Agent {
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "kvbm-ucx-" + name + "-timer"));
         worker.setAmRecvHandler(AM_ID, this::onActiveMessage);
         this.progress = new ProgressThread("kvbm-ucx-" + name + "-progress", worker, this::destroyWorker,
-                () -> !transfers.isEmpty() || !sending.isEmpty() || !pendingAttaches.isEmpty() || (BUSY && !attached.isEmpty()));
+                () -> !transfers.isEmpty() || !sending.isEmpty() || !pendingAttaches.isEmpty());
         this.progress.start();
         OPEN.incrementAndGet();
     }
@@ -140,19 +141,26 @@ final class UcxAgent implements Agent {
         if (name.isEmpty() || Wire.utf8(name).length > UcxMetadata.MAX_NAME_BYTES) {
             throw new IllegalArgumentException("agent name must be 1.." + UcxMetadata.MAX_NAME_BYTES + " UTF-8 bytes");
         }
-        UcpParams params = new UcpParams().requestRmaFeature().requestAmFeature().requestWakeupFeature();
-        ucxConfig.forEach(params::setConfig);
         UcpContext context;
-        try {
-            context = new UcpContext(params);
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException("UCX rejected the agent's configuration " + ucxConfig + ": "
-                    + e.getMessage(), e);
+        boolean ownContext = !ucxConfig.isEmpty();
+        if (ownContext) {
+            UcpParams params = UcxContexts.params();
+            ucxConfig.forEach(params::setConfig);
+            try {
+                context = new UcpContext(params);
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("UCX rejected the agent's configuration " + ucxConfig + ": "
+                        + e.getMessage(), e);
+            }
+        } else {
+            context = UcxContexts.shared();
         }
         try {
-            return new UcxAgent(name, peerTimeout, context, context.newWorker(new UcpWorkerParams()));
+            return new UcxAgent(name, peerTimeout, context, ownContext, context.newWorker(new UcpWorkerParams()));
         } catch (RuntimeException e) {
-            context.close();
+            if (ownContext) {
+                context.close();
+            }
             throw new KvbmException("could not start a UCX worker for agent " + name + ": " + e.getMessage(), e);
         }
     }
@@ -212,12 +220,19 @@ final class UcxAgent implements Agent {
                                 region, r.region, name));
                     }
                 }
-                UcpMemMapParams map = new UcpMemMapParams().setAddress(region.address()).setLength(region.size());
-                if (memType == MemType.VRAM) {
-                    map.setMemoryType(UcsConstants.MEMORY_TYPE.UCS_MEMORY_TYPE_CUDA);
+                if (storage instanceof UcxHostStorage ucx && !ownContext) {
+                    // Memory UCX allocated in this very context: its handle (and shared-memory rkey) is reused.
+                    local.memory = ucx.memory();
+                    local.borrowed = true;
+                } else {
+                    UcpMemMapParams map = new UcpMemMapParams().setAddress(region.address())
+                            .setLength(region.size());
+                    if (memType == MemType.VRAM) {
+                        map.setMemoryType(UcsConstants.MEMORY_TYPE.UCS_MEMORY_TYPE_CUDA);
+                    }
+                    local.memory = context.memoryMap(map);
+                    MAPPED.incrementAndGet();
                 }
-                local.memory = context.memoryMap(map);
-                MAPPED.incrementAndGet();
                 local.rkey = copy(local.memory.getRemoteKeyBuffer());
                 registrations.add(local);
                 everRegistered.add(local);
@@ -283,6 +298,9 @@ final class UcxAgent implements Agent {
     /** Progress thread. */
     private void deregister(LocalRegion local) {
         everRegistered.remove(local);
+        if (local.memory != null && !local.deregistered && local.borrowed) {
+            local.deregistered = true; // the storage owns the handle and unmaps it when it closes
+        }
         if (local.memory != null && !local.deregistered) {
             local.deregistered = true;
             MAPPED.decrementAndGet();
@@ -1056,7 +1074,9 @@ final class UcxAgent implements Agent {
             LOG.log(System.Logger.Level.WARNING, "UCX worker close: " + e.getMessage());
         }
         try {
-            context.close();
+            if (ownContext) {
+                context.close();
+            }
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "UCX context close: " + e.getMessage());
         } finally {
@@ -1128,6 +1148,7 @@ final class UcxAgent implements Agent {
         final List<CompletableFuture<Void>> drainWaiters = new ArrayList<>();
         CompletableFuture<Void> withdrawal; // progress thread: set when the withdrawal starts
         boolean deregistered;
+        boolean borrowed; // the memory handle belongs to a UcxHostStorage
 
         LocalRegion(long id, MemoryRegion region, MemType memType, long deviceId) {
             this.id = id;
