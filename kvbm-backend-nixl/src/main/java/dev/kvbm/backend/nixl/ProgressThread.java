@@ -25,6 +25,8 @@ final class ProgressThread extends Thread {
     private final Runnable onExit;
     private final BooleanSupplier inFlight;
     private volatile boolean stopping;
+    private final Object signalLock = new Object(); // not the Thread's own monitor, which join uses
+    private boolean workerDestroyed; // guarded by signalLock
 
     /**
      * @param inFlight true while operations of this worker are outstanding (called on this thread): the thread
@@ -46,7 +48,7 @@ final class ProgressThread extends Thread {
             return;
         }
         tasks.add(task);
-        worker.signal();
+        wake();
     }
 
     /**
@@ -56,7 +58,7 @@ final class ProgressThread extends Thread {
     void later(Runnable task) {
         tasks.add(task);
         if (Thread.currentThread() != this) {
-            worker.signal();
+            wake();
         }
     }
 
@@ -81,7 +83,7 @@ final class ProgressThread extends Thread {
                 result.completeExceptionally(t);
             }
         });
-        worker.signal();
+        wake();
         boolean interrupted = false;
         try {
             while (true) {
@@ -117,6 +119,26 @@ final class ProgressThread extends Thread {
         }
     }
 
+    /**
+     * Wakes the thread from {@code ucp_worker_wait}. Any thread may call it at any time, also after the worker was
+     * destroyed (a timer firing late, a caller racing close), when it does nothing: signalling a destroyed worker
+     * would touch freed native memory.
+     */
+    private void wake() {
+        synchronized (signalLock) {
+            if (!workerDestroyed) {
+                worker.signal();
+            }
+        }
+    }
+
+    /** Called on this thread just before the worker is destroyed; no signal reaches it afterwards. */
+    void workerDestroyed() {
+        synchronized (signalLock) {
+            workerDestroyed = true;
+        }
+    }
+
     boolean isProgressThread() {
         return Thread.currentThread() == this;
     }
@@ -124,7 +146,7 @@ final class ProgressThread extends Thread {
     /** Stops after the tasks already queued; {@code onExit} then runs on this thread (it closes the worker). */
     void shutdown() {
         stopping = true;
-        worker.signal();
+        wake();
     }
 
     @Override

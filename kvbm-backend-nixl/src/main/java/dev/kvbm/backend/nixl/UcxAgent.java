@@ -1068,6 +1068,7 @@ final class UcxAgent implements Agent {
             LOG.log(System.Logger.Level.DEBUG, "agent {0}: {1} endpoint close(s) to unreachable peers did not finish;"
                     + " the worker discards them", name, pending);
         }
+        progress.workerDestroyed();
         try {
             worker.close();
         } catch (RuntimeException e) {

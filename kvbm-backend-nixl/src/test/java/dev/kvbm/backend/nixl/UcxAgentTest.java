@@ -1,0 +1,173 @@
+package dev.kvbm.backend.nixl;
+
+import dev.kvbm.api.MemType;
+import dev.kvbm.api.MemoryRegion;
+import dev.kvbm.api.StorageKind;
+import dev.kvbm.api.spi.Agent;
+import dev.kvbm.api.spi.AgentDescriptor;
+import dev.kvbm.api.spi.AgentProvider;
+import dev.kvbm.api.spi.AgentTransfer;
+import dev.kvbm.api.spi.DescriptorList;
+import dev.kvbm.api.spi.Lifetime;
+import dev.kvbm.api.spi.Storage;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Behaviour of the ucx agent beyond the kit's rules, between two agents of this JVM over real UCX. */
+class UcxAgentTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(5);
+    private final List<AutoCloseable> resources = new ArrayList<>();
+
+    @BeforeEach
+    void requireUcx() {
+        Ucx.assumeAvailable();
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        for (AutoCloseable r : resources.reversed()) {
+            r.close();
+        }
+    }
+
+    private Agent agent(String name) {
+        Agent a = Ucx.PROVIDER.create(name, new AgentProvider.Options(TIMEOUT, Map.of()));
+        resources.add(a);
+        return a;
+    }
+
+    private Storage memory(long size) {
+        Storage s = Ucx.MEMORY.allocate(StorageKind.SYSTEM, size, 4096);
+        resources.add(s);
+        return s;
+    }
+
+    private static AgentTransfer read(Storage local, long localOffset, Storage remote, long remoteOffset, long size,
+                                      String peer) {
+        return new AgentTransfer(AgentTransfer.Operation.READ,
+                new DescriptorList(MemType.DRAM, List.of(new AgentDescriptor(
+                        new MemoryRegion(local.region().address() + localOffset, size), 0))), peer,
+                new DescriptorList(MemType.DRAM, List.of(new AgentDescriptor(
+                        new MemoryRegion(remote.region().address() + remoteOffset, size), 0))), null);
+    }
+
+    @Test
+    void aRegionItsOwnerWithdrewIsRefusedByNameBeforeAnythingMoves() throws Exception {
+        Agent a = agent("ua-1");
+        Agent b = agent("ub-1");
+        Storage mine = memory(1 << 16);
+        Storage theirs = Ucx.MEMORY.allocate(StorageKind.SYSTEM, 1 << 16, 4096);
+        a.register(mine);
+        b.register(theirs);
+        String peer = a.loadRemoteMetadata(b.localMetadata());
+        a.post(read(mine, 0, theirs, 0, 4096, peer)).get(10, TimeUnit.SECONDS);
+        theirs.close(); // b asks a to stop using the region and waits for its answer before freeing
+        assertThatThrownBy(() -> a.post(read(mine, 0, theirs, 0, 4096, peer)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("remote descriptor 0").hasMessageContaining("has withdrawn");
+    }
+
+    @Test
+    void descriptorsOutsideRegisteredMemoryNameTheIndexTheRangeAndTheRegions() {
+        Agent a = agent("ua-2");
+        Agent b = agent("ub-2");
+        Storage mine = memory(8192);
+        Storage theirs = memory(8192);
+        a.register(mine);
+        b.register(theirs);
+        String peer = a.loadRemoteMetadata(b.localMetadata());
+        assertThatThrownBy(() -> a.post(read(mine, 0, theirs, 4096, 8192, peer)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("remote descriptor 0").hasMessageContaining(theirs.region().toString());
+        assertThatThrownBy(() -> a.post(read(mine, 8000, theirs, 0, 1000, peer)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("local descriptor 0").hasMessageContaining(mine.region().toString());
+    }
+
+    @Test
+    void whatTheAgentCannotRegisterOrConfigureIsRefusedWithWhatWouldWork() {
+        Agent a = agent("ua-3");
+        assertThatThrownBy(() -> a.register(new DeviceStorageDouble())).isInstanceOf(UnsupportedOperationException.class)
+                .hasMessageContaining("no CUDA memory support");
+        assertThatThrownBy(() -> Ucx.PROVIDER.create("ua-3b", new AgentProvider.Options(TIMEOUT,
+                Map.of("threads", "2")))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("ucx.NAME=value");
+        assertThatThrownBy(() -> Ucx.PROVIDER.create("ua-3c", new AgentProvider.Options(TIMEOUT,
+                Map.of("ucx.TLS", "no-such-transport")))).isInstanceOf(RuntimeException.class);
+        Storage closed = Ucx.MEMORY.allocate(StorageKind.SYSTEM, 4096, 4096);
+        closed.close();
+        assertThatThrownBy(() -> a.register(closed)).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void closeFromATransfersCallbackReturnsAndTheProgressThreadSleepsWhenIdle() throws Exception {
+        Agent a = agent("ua-4");
+        Agent b = agent("ub-4");
+        Storage mine = memory(1 << 16);
+        Storage theirs = memory(1 << 16);
+        a.register(mine);
+        b.register(theirs);
+        String peer = a.loadRemoteMetadata(b.localMetadata());
+
+        Thread progress = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("kvbm-ucx-ua-4-progress")).findFirst().orElseThrow();
+        var threads = ManagementFactory.getThreadMXBean();
+        long cpuBefore = threads.getThreadCpuTime(progress.threadId());
+        Thread.sleep(1000);
+        long cpuNanos = threads.getThreadCpuTime(progress.threadId()) - cpuBefore;
+        assertThat(cpuNanos).as("CPU time of an idle agent's progress thread over one second")
+                .isLessThan(TimeUnit.MILLISECONDS.toNanos(200));
+
+        CompletableFuture<Void> closed = a.post(read(mine, 0, theirs, 0, 4096, peer)).thenRun(a::close);
+        closed.get(30, TimeUnit.SECONDS);
+        assertThatThrownBy(() -> a.post(read(mine, 0, theirs, 0, 4096, peer)))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    }
+
+    /** A test double: storage that claims to be GPU memory, to reach the agent's refusal of it. */
+    private static final class DeviceStorageDouble implements Storage {
+        private final Lifetime lifetime = new Lifetime(() -> "device storage double");
+
+        @Override
+        public StorageKind kind() {
+            return StorageKind.device(0);
+        }
+
+        @Override
+        public MemoryRegion region() {
+            return new MemoryRegion(0x7000_0000_0000L, 1 << 20);
+        }
+
+        @Override
+        public boolean isClosed() {
+            return false;
+        }
+
+        @Override
+        public Lifetime.Lease acquire() {
+            return lifetime.acquire();
+        }
+
+        @Override
+        public Lifetime.Hook onClose(String holder, Runnable withdraw) {
+            return lifetime.onClose(holder, withdraw);
+        }
+
+        @Override
+        public void close() {
+            lifetime.close(() -> { });
+        }
+    }
+}
