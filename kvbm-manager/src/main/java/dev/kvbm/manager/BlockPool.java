@@ -1,0 +1,424 @@
+package dev.kvbm.manager;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The blocks of one tier, by block id {@code 0..numBlocks-1} (the ids of the tier's layout), and what they hold.
+ *
+ * <p>A request {@link #allocate}s {@link MutableBlock}s, fills them with tokens (Reset → Partial → Complete) and
+ * writes their KV, then {@link #register}s them: each becomes an {@link ImmutableBlock} named by its sequence hash
+ * and shared, reference-counted, by every request that {@link #match}es that hash. A block whose last holder lets
+ * go goes to the <em>inactive</em> pool: it keeps its contents, so a later request with the same prefix revives it
+ * instead of recomputing it, until allocation needs the space and evicts it.
+ *
+ * <p>Eviction order, when {@code allocate} needs more than the free (never or no longer registered) blocks: free
+ * blocks first; then inactive blocks none of whose children (blocks registered with this block's sequence hash as
+ * their parent) is resident, lowest priority first, then least recently released; a parent only after its resident
+ * children, unless nothing else is left. {@link #touch} makes inactive blocks recently used again.
+ *
+ * <p>Duplicates: registering a block whose sequence hash is already registered either hands back the existing
+ * block (the new one is reset and freed: {@link Duplicates#REFUSE}, the default) or keeps the new one as a
+ * private duplicate that {@code match} never returns and that is freed when released ({@link Duplicates#ALLOW}).
+ *
+ * <p>Thread-safe; one lock, held for work proportional to the blocks asked (hash lookups and ordered-set updates
+ * of O(log n)), never for a scan of the pool.
+ */
+public final class BlockPool {
+
+    /** What {@link #register} does with a block whose sequence hash is already registered. */
+    public enum Duplicates {
+        /** Hand back the registered block; the new one is reset and freed. */
+        REFUSE,
+        /** Keep the new block as a private duplicate (never matched, freed when released). */
+        ALLOW
+    }
+
+    /** Where a block is in its life. */
+    public enum State {
+        /** Free: holds nothing. */
+        RESET,
+        /** Allocated, holding fewer tokens than a page. */
+        PARTIAL,
+        /** Allocated, holding a whole page of tokens and their hashes: ready to register. */
+        COMPLETE,
+        /** Registered: shared and matchable (or a private duplicate). */
+        REGISTERED
+    }
+
+    /** A snapshot of where the blocks are. */
+    public record Stats(int total, int free, int active, int inactive, long matchedBlocks, long missedBlocks) {
+    }
+
+    private final String name;
+    private final int pageSize;
+    private final Duplicates duplicates;
+    private final Slot[] slots;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final ArrayDeque<Slot> free = new ArrayDeque<>();
+    private final Map<Long, Slot> registry = new HashMap<>();
+    private final Map<Long, Integer> residentChildren = new HashMap<>();
+    private final TreeSet<Slot> inactive = new TreeSet<>(Comparator
+            .comparingInt((Slot s) -> s.hasResidentChildren ? 1 : 0)
+            .thenComparingInt(s -> s.priority)
+            .thenComparingLong(s -> s.releasedTick)
+            .thenComparingInt(s -> s.id));
+    private long tick;
+    private int active;
+    private final AtomicLong matched = new AtomicLong();
+    private final AtomicLong missed = new AtomicLong();
+
+    private BlockPool(String name, int numBlocks, int pageSize, Duplicates duplicates) {
+        this.name = name;
+        this.pageSize = pageSize;
+        this.duplicates = duplicates;
+        this.slots = new Slot[numBlocks];
+        for (int i = 0; i < numBlocks; i++) {
+            slots[i] = new Slot(i);
+            free.add(slots[i]);
+        }
+    }
+
+    /**
+     * A pool over block ids {@code 0..numBlocks-1}.
+     *
+     * @param name       names the pool (its tier) in messages, e.g. {@code "G2 host"}
+     * @param numBlocks  blocks, at least 1
+     * @param pageSize   tokens per block, at least 1
+     * @param duplicates what registering an already registered hash does
+     * @return the pool, every block free
+     */
+    public static BlockPool create(String name, int numBlocks, int pageSize, Duplicates duplicates) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(duplicates, "duplicates");
+        if (numBlocks < 1 || pageSize < 1) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "a pool needs numBlocks >= 1 and pageSize >= 1, got %d and %d", numBlocks, pageSize));
+        }
+        return new BlockPool(name, numBlocks, pageSize, duplicates);
+    }
+
+    /** {@return tokens per block} */
+    public int pageSize() {
+        return pageSize;
+    }
+
+    /**
+     * Hands out {@code n} empty blocks: free ones first, then evicted inactive ones.
+     *
+     * @param n blocks wanted, at least 0
+     * @return the blocks, in state {@link State#RESET}
+     * @throws NotEnoughBlocksException when fewer than {@code n} blocks are free or evictable; nothing is taken
+     */
+    public List<MutableBlock> allocate(int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("cannot allocate " + n + " blocks");
+        }
+        lock.lock();
+        try {
+            int available = free.size() + inactive.size();
+            if (n > available) {
+                throw new NotEnoughBlocksException(name, n, available);
+            }
+            List<MutableBlock> out = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                Slot s = free.pollFirst();
+                if (s == null) {
+                    s = evict();
+                }
+                s.state = State.RESET;
+                s.tokenCount = 0;
+                active++;
+                out.add(new MutableBlock(this, s));
+            }
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Takes the first inactive block in eviction order out of the registry; the caller holds the lock. */
+    private Slot evict() {
+        Slot s = inactive.pollFirst();
+        registry.remove(s.sequenceHash);
+        if (s.hasParent) {
+            childLeft(s.parentHash);
+        }
+        s.clear();
+        return s;
+    }
+
+    /**
+     * Registers a complete block under its sequence hash.
+     *
+     * @param block a block of this pool in state {@link State#COMPLETE}; the handle is consumed (closed)
+     * @return the shared block: this one, or the one already registered under that hash
+     * @throws IllegalStateException when the block is not complete or its handle was closed
+     */
+    public ImmutableBlock register(MutableBlock block) {
+        Objects.requireNonNull(block, "block");
+        lock.lock();
+        try {
+            Slot s = block.consume(this);
+            if (s.state != State.COMPLETE) {
+                block.restore();
+                throw new IllegalStateException(String.format(Locale.ROOT,
+                        "block %d holds %d of %d tokens and has no sequence hash; complete it before registering",
+                        s.id, s.tokenCount, pageSize));
+            }
+            Slot existing = registry.get(s.sequenceHash);
+            if (existing != null && duplicates == Duplicates.REFUSE) {
+                active--;
+                s.clear();
+                free.addFirst(s);
+                return acquire(existing);
+            }
+            s.state = State.REGISTERED;
+            s.refCount = 1;
+            if (existing != null) {
+                s.duplicate = true; // private: never in the registry, freed when released
+            } else {
+                registry.put(s.sequenceHash, s);
+                if (s.hasParent) {
+                    childArrived(s.parentHash);
+                }
+                s.hasResidentChildren = residentChildren.getOrDefault(s.sequenceHash, 0) > 0;
+            }
+            return new ImmutableBlock(this, s);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Registers several complete blocks, in order.
+     *
+     * @param blocks blocks of this pool in state {@link State#COMPLETE}; their handles are consumed
+     * @return the shared blocks, in the same order
+     */
+    public List<ImmutableBlock> register(List<MutableBlock> blocks) {
+        List<ImmutableBlock> out = new ArrayList<>(blocks.size());
+        for (MutableBlock b : blocks) {
+            out.add(register(b));
+        }
+        return out;
+    }
+
+    /**
+     * The longest prefix of {@code sequenceHashes} that is registered here, as shared blocks: the match stops at
+     * the first hash that is not. Inactive blocks are revived.
+     *
+     * @param sequenceHashes a request's sequence hashes, in order
+     * @return one block per matched hash, in order; each is released with {@link ImmutableBlock#close()}
+     */
+    public List<ImmutableBlock> match(long[] sequenceHashes) {
+        Objects.requireNonNull(sequenceHashes, "sequenceHashes");
+        lock.lock();
+        try {
+            List<ImmutableBlock> out = new ArrayList<>();
+            for (long hash : sequenceHashes) {
+                Slot s = registry.get(hash);
+                if (s == null) {
+                    break;
+                }
+                out.add(acquire(s));
+            }
+            matched.addAndGet(out.size());
+            missed.addAndGet(sequenceHashes.length - out.size());
+            return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A new holder of a registered block; the caller holds the lock. */
+    private ImmutableBlock acquire(Slot s) {
+        if (s.refCount == 0) {
+            inactive.remove(s);
+            active++;
+        }
+        s.refCount++;
+        return new ImmutableBlock(this, s);
+    }
+
+    /**
+     * Makes the inactive blocks registered under these hashes the most recently used, so they are evicted last
+     * among their priority.
+     *
+     * @param sequenceHashes hashes of registered blocks; others are ignored
+     */
+    public void touch(long[] sequenceHashes) {
+        lock.lock();
+        try {
+            for (long hash : sequenceHashes) {
+                Slot s = registry.get(hash);
+                if (s != null && s.refCount == 0) {
+                    inactive.remove(s);
+                    s.releasedTick = ++tick;
+                    inactive.add(s);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** {@return a snapshot of the pool's counts} */
+    public Stats stats() {
+        lock.lock();
+        try {
+            return new Stats(slots.length, free.size(), active, inactive.size(), matched.get(), missed.get());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** {@return true when a block is registered (and matchable) under {@code sequenceHash}} */
+    boolean isRegistered(long sequenceHash) {
+        lock.lock();
+        try {
+            return registry.containsKey(sequenceHash);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void childArrived(long parentHash) {
+        int n = residentChildren.merge(parentHash, 1, Integer::sum);
+        if (n == 1) {
+            reposition(parentHash, true);
+        }
+    }
+
+    private void childLeft(long parentHash) {
+        int n = residentChildren.merge(parentHash, -1, Integer::sum);
+        if (n <= 0) {
+            residentChildren.remove(parentHash);
+            reposition(parentHash, false);
+        }
+    }
+
+    /** Updates a registered block's leaf flag, moving it in the eviction order if it is inactive. */
+    private void reposition(long hash, boolean hasChildren) {
+        Slot parent = registry.get(hash);
+        if (parent == null || parent.hasResidentChildren == hasChildren) {
+            return;
+        }
+        boolean wasInactive = parent.refCount == 0 && inactive.remove(parent);
+        parent.hasResidentChildren = hasChildren;
+        if (wasInactive) {
+            inactive.add(parent);
+        }
+    }
+
+    // Called by the handles.
+
+    void releaseMutable(Slot s) {
+        lock.lock();
+        try {
+            active--;
+            s.clear();
+            free.addFirst(s);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void releaseImmutable(Slot s, int priority) {
+        lock.lock();
+        try {
+            if (s.refCount <= 0) {
+                throw new IllegalStateException("block " + s.id + " released more often than it was acquired");
+            }
+            s.priority = Math.min(s.priority, priority);
+            if (--s.refCount > 0) {
+                return;
+            }
+            active--;
+            if (s.duplicate) {
+                s.clear();
+                free.addFirst(s);
+                return;
+            }
+            s.releasedTick = ++tick;
+            inactive.add(s);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** One block's state; guarded by the pool's lock. */
+    static final class Slot {
+        final int id;
+        State state = State.RESET;
+        int[] tokens;
+        int tokenCount;
+        long sequenceHash;
+        long parentHash;
+        boolean hasParent;
+        int refCount;
+        int priority = Integer.MAX_VALUE;
+        long releasedTick;
+        boolean duplicate;
+        boolean hasResidentChildren;
+
+        Slot(int id) {
+            this.id = id;
+        }
+
+        void clear() {
+            state = State.RESET;
+            tokenCount = 0;
+            sequenceHash = 0;
+            parentHash = 0;
+            hasParent = false;
+            refCount = 0;
+            priority = Integer.MAX_VALUE;
+            duplicate = false;
+            hasResidentChildren = false;
+        }
+    }
+
+    /** Guards a handle against use after close and against closing twice. */
+    abstract static class Handle implements AutoCloseable {
+        final AtomicBoolean closed = new AtomicBoolean();
+
+        void ensureOpen(String what) {
+            if (closed.get()) {
+                throw new IllegalStateException(what + " was released; a handle is used until it is closed");
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        Stats s = stats();
+        return String.format(Locale.ROOT, "BlockPool[%s: %d blocks, %d free, %d active, %d inactive]", name, s.total(),
+                s.free(), s.active(), s.inactive());
+    }
+
+    /** Copies {@code tokens} into a slot; the caller holds the lock. */
+    static void setTokens(Slot s, int[] tokens, int pageSize) {
+        if (s.tokens == null) {
+            s.tokens = new int[pageSize];
+        }
+        System.arraycopy(tokens, 0, s.tokens, 0, tokens.length);
+        s.tokenCount = tokens.length;
+    }
+
+
+    static int[] copyTokens(Slot s) {
+        return s.tokens == null ? new int[0] : Arrays.copyOf(s.tokens, s.tokenCount);
+    }
+}

@@ -1,0 +1,72 @@
+package dev.kvbm.manager;
+
+import java.util.OptionalLong;
+
+/**
+ * A registered block, shared by every request that holds it: its contents do not change while any holder has
+ * it. Closing the handle releases this holder's share (idempotent); the last release moves the block to the
+ * inactive pool, where it keeps its contents until evicted.
+ */
+public final class ImmutableBlock extends BlockPool.Handle {
+    private final BlockPool pool;
+    private final BlockPool.Slot slot;
+    private final long sequenceHash;
+    private final OptionalLong parentHash;
+    private final boolean duplicate;
+    private volatile int priority = Integer.MAX_VALUE;
+
+    ImmutableBlock(BlockPool pool, BlockPool.Slot slot) {
+        this.pool = pool;
+        this.slot = slot;
+        this.sequenceHash = slot.sequenceHash;
+        this.parentHash = slot.hasParent ? OptionalLong.of(slot.parentHash) : OptionalLong.empty();
+        this.duplicate = slot.duplicate;
+    }
+
+    /** {@return the block id in the tier's layout: where this block's KV lives} */
+    public int blockId() {
+        return slot.id;
+    }
+
+    /** {@return the sequence hash the block is registered under} */
+    public long sequenceHash() {
+        return sequenceHash;
+    }
+
+    /** {@return the sequence hash of the block before it in its sequence, or empty for a first block} */
+    public OptionalLong parentHash() {
+        return parentHash;
+    }
+
+    /** {@return true for a private duplicate (registered while another block held the hash; never matched)} */
+    public boolean isDuplicate() {
+        return duplicate;
+    }
+
+    /**
+     * Sets the eviction priority this holder gives the block when it releases it: lower is evicted earlier
+     * (default {@link Integer#MAX_VALUE}; the lowest priority any holder gave wins).
+     *
+     * @param priority the priority
+     * @return this handle
+     */
+    public ImmutableBlock priority(int priority) {
+        ensureOpen("block " + slot.id);
+        this.priority = priority;
+        return this;
+    }
+
+    /** Releases this holder's share; idempotent. */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            pool.releaseImmutable(slot, priority);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ImmutableBlock[" + slot.id + ", " + Long.toUnsignedString(sequenceHash) + (duplicate ? ", duplicate]"
+                : "]");
+    }
+}

@@ -1,0 +1,135 @@
+package dev.kvbm.manager;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * A block a request holds and fills: Reset → Partial (some tokens) → Complete (a whole page, with its hashes).
+ * {@link BlockPool#register} turns a complete block into an {@link ImmutableBlock}; {@link #close()} without
+ * registering gives it back empty. Not thread-safe: one request fills it.
+ */
+public final class MutableBlock extends BlockPool.Handle {
+    private final BlockPool pool;
+    private final BlockPool.Slot slot;
+
+    MutableBlock(BlockPool pool, BlockPool.Slot slot) {
+        this.pool = pool;
+        this.slot = slot;
+    }
+
+    /** {@return the block id in the tier's layout: where the request writes this block's KV} */
+    public int blockId() {
+        return slot.id;
+    }
+
+    /** {@return the block's state} */
+    public BlockPool.State state() {
+        ensureOpen("block " + slot.id);
+        return slot.state;
+    }
+
+    /** {@return the tokens the block holds so far (a copy)} */
+    public int[] tokens() {
+        ensureOpen("block " + slot.id);
+        return BlockPool.copyTokens(slot);
+    }
+
+    /**
+     * Adds tokens; the block becomes Partial. A block whose page is full still needs {@link #complete} for its
+     * hashes.
+     *
+     * @param tokens token ids to add
+     * @return this block
+     * @throws IllegalStateException when the tokens do not fit in the page or the block is complete
+     */
+    public MutableBlock appendTokens(int... tokens) {
+        ensureOpen("block " + slot.id);
+        BlockPool p = owner();
+        if (slot.state == BlockPool.State.COMPLETE) {
+            throw new IllegalStateException("block " + slot.id + " is complete; allocate another for more tokens");
+        }
+        if (slot.tokenCount + tokens.length > p.pageSize()) {
+            throw new IllegalStateException(String.format(Locale.ROOT,
+                    "block %d holds %d tokens; %d more exceed its page of %d", slot.id, slot.tokenCount,
+                    tokens.length, p.pageSize()));
+        }
+        int[] all = Arrays.copyOf(BlockPool.copyTokens(slot), slot.tokenCount + tokens.length);
+        System.arraycopy(tokens, 0, all, slot.tokenCount, tokens.length);
+        BlockPool.setTokens(slot, all, p.pageSize());
+        slot.state = all.length == 0 ? BlockPool.State.RESET : BlockPool.State.PARTIAL;
+        return this;
+    }
+
+    /**
+     * Completes the block as block {@code index} of {@code sequence}: its tokens and hashes. Tokens appended
+     * before must be the start of that block's tokens.
+     *
+     * @param sequence the request's tokens, with the same page size as the pool
+     * @param index    a complete block of the sequence
+     * @return this block, now Complete
+     * @throws IllegalArgumentException when the page sizes differ, the block is not complete in the sequence, or
+     *                                  the tokens appended so far differ from the sequence's
+     */
+    public MutableBlock complete(TokenBlockSequence sequence, int index) {
+        Objects.requireNonNull(sequence, "sequence");
+        ensureOpen("block " + slot.id);
+        BlockPool p = owner();
+        if (sequence.pageSize() != p.pageSize()) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "the sequence has pages of %d tokens but the pool's blocks hold %d", sequence.pageSize(),
+                    p.pageSize()));
+        }
+        if (index < 0 || index >= sequence.completeBlocks()) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "block %d of the sequence is not complete (it has %d complete blocks)", index,
+                    sequence.completeBlocks()));
+        }
+        int[] tokens = sequence.blockTokens(index);
+        int[] held = BlockPool.copyTokens(slot);
+        if (!Arrays.equals(held, 0, held.length, tokens, 0, held.length)) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "block %d already holds tokens %s, which are not the start of the sequence's block %d",
+                    slot.id, Arrays.toString(held), index));
+        }
+        BlockPool.setTokens(slot, tokens, p.pageSize());
+        slot.sequenceHash = sequence.sequenceHash(index);
+        slot.hasParent = index > 0;
+        slot.parentHash = index > 0 ? sequence.sequenceHash(index - 1) : 0;
+        slot.state = BlockPool.State.COMPLETE;
+        return this;
+    }
+
+    private BlockPool owner() {
+        return pool;
+    }
+
+    /** Marks this handle used up by {@code register}; returns its slot. */
+    BlockPool.Slot consume(BlockPool by) {
+        if (by != pool) {
+            throw new IllegalArgumentException("block " + slot.id + " belongs to another pool");
+        }
+        if (!closed.compareAndSet(false, true)) {
+            throw new IllegalStateException("block " + slot.id + " was released or registered already");
+        }
+        return slot;
+    }
+
+    /** Undoes {@link #consume} when registration was refused. */
+    void restore() {
+        closed.set(false);
+    }
+
+    /** Gives the block back empty, unless it was registered; idempotent. */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            pool.releaseMutable(slot);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "MutableBlock[" + slot.id + ", " + slot.state + "]";
+    }
+}

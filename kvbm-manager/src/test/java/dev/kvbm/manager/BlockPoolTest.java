@@ -1,0 +1,204 @@
+package dev.kvbm.manager;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The pool's semantics, scenario by scenario. */
+class BlockPoolTest {
+    private static final int PAGE = 4;
+    private static final long SALT = 1337;
+
+    private static TokenBlockSequence sequence(int blocks, int first) {
+        return TokenBlockSequence.of(IntStream.range(first, first + blocks * PAGE).toArray(), PAGE, SALT);
+    }
+
+    /** Allocates, completes and registers every complete block of {@code seq}. */
+    private static List<ImmutableBlock> store(BlockPool pool, TokenBlockSequence seq) {
+        List<MutableBlock> blocks = pool.allocate(seq.completeBlocks());
+        for (int i = 0; i < blocks.size(); i++) {
+            blocks.get(i).complete(seq, i);
+        }
+        return pool.register(blocks);
+    }
+
+    private static void release(List<ImmutableBlock> blocks) {
+        blocks.forEach(ImmutableBlock::close);
+    }
+
+    @Test
+    void aSecondRequestReusesTheFirstRequestsPrefix() {
+        BlockPool pool = BlockPool.create("test", 16, PAGE, BlockPool.Duplicates.REFUSE);
+        TokenBlockSequence first = sequence(4, 0);
+        List<ImmutableBlock> stored = store(pool, first);
+        List<Integer> ids = stored.stream().map(ImmutableBlock::blockId).toList();
+        release(stored);
+        assertThat(pool.stats().inactive()).isEqualTo(4);
+
+        // Same first three blocks, different fourth: three blocks matched, the same block ids, revived.
+        int[] tokens = first.tokens();
+        tokens[13] = 999;
+        TokenBlockSequence second = TokenBlockSequence.of(tokens, PAGE, SALT);
+        List<ImmutableBlock> matched = pool.match(second.sequenceHashes());
+        assertThat(matched).extracting(ImmutableBlock::blockId).containsExactlyElementsOf(ids.subList(0, 3));
+        assertThat(matched).extracting(ImmutableBlock::sequenceHash)
+                .containsExactly(second.sequenceHashes()[0], second.sequenceHashes()[1], second.sequenceHashes()[2]);
+        assertThat(pool.stats().active()).isEqualTo(3);
+        assertThat(pool.stats().inactive()).isEqualTo(1);
+        assertThat(pool.stats().matchedBlocks()).isEqualTo(3);
+        assertThat(pool.stats().missedBlocks()).isEqualTo(1);
+        release(matched);
+    }
+
+    @Test
+    void allocationBeyondFreeAndEvictableNamesAskedAndAvailableAndTakesNothing() {
+        BlockPool pool = BlockPool.create("G1 test", 4, PAGE, BlockPool.Duplicates.REFUSE);
+        List<MutableBlock> held = pool.allocate(3);
+        assertThatThrownBy(() -> pool.allocate(2)).isInstanceOf(NotEnoughBlocksException.class)
+                .hasMessageContaining("cannot allocate 2 blocks: 1 are free or evictable")
+                .satisfies(e -> assertThat(((NotEnoughBlocksException) e).available()).isEqualTo(1));
+        assertThat(pool.stats().free()).isEqualTo(1);
+        held.forEach(MutableBlock::close);
+        assertThat(pool.stats().free()).isEqualTo(4);
+    }
+
+    @Test
+    void evictionTakesFreeBlocksFirstThenLowestPriorityThenLeastRecentlyReleased() {
+        BlockPool pool = BlockPool.create("test", 4, PAGE, BlockPool.Duplicates.REFUSE);
+        // Three unrelated one-block sequences, released in order a, b, c; b with a low priority.
+        TokenBlockSequence a = sequence(1, 100);
+        TokenBlockSequence b = sequence(1, 200);
+        TokenBlockSequence c = sequence(1, 300);
+        List<ImmutableBlock> sa = store(pool, a);
+        List<ImmutableBlock> sb = store(pool, b);
+        List<ImmutableBlock> sc = store(pool, c);
+        release(sa);
+        sb.getFirst().priority(0).close();
+        release(sc);
+        // One free block remains: it goes first, nothing is evicted.
+        pool.allocate(1).forEach(MutableBlock::close);
+        assertThat(pool.isRegistered(a.sequenceHash(0))).isTrue();
+        // Now the free one and then the lowest priority (b) before the least recently released (a).
+        List<MutableBlock> two = pool.allocate(2);
+        assertThat(pool.isRegistered(b.sequenceHash(0))).isFalse();
+        assertThat(pool.isRegistered(a.sequenceHash(0))).isTrue();
+        List<MutableBlock> one = pool.allocate(1);
+        assertThat(pool.isRegistered(a.sequenceHash(0))).isFalse();
+        assertThat(pool.isRegistered(c.sequenceHash(0))).isTrue();
+        two.forEach(MutableBlock::close);
+        one.forEach(MutableBlock::close);
+    }
+
+    @Test
+    void touchMakesAnInactiveBlockRecentlyUsed() {
+        BlockPool pool = BlockPool.create("test", 2, PAGE, BlockPool.Duplicates.REFUSE);
+        TokenBlockSequence a = sequence(1, 100);
+        TokenBlockSequence b = sequence(1, 200);
+        release(store(pool, a));
+        release(store(pool, b));
+        pool.touch(new long[] {a.sequenceHash(0)});
+        List<MutableBlock> one = pool.allocate(1);
+        assertThat(pool.isRegistered(b.sequenceHash(0))).as("b, now the least recently used, went first").isFalse();
+        assertThat(pool.isRegistered(a.sequenceHash(0))).isTrue();
+        one.forEach(MutableBlock::close);
+    }
+
+    @Test
+    void leavesAreEvictedBeforeTheirParents() {
+        BlockPool pool = BlockPool.create("test", 3, PAGE, BlockPool.Duplicates.REFUSE);
+        TokenBlockSequence seq = sequence(3, 0);
+        List<ImmutableBlock> chain = store(pool, seq);
+        // Released root first, so by recency alone the root would go first; it has resident children, so not.
+        chain.get(0).close();
+        chain.get(1).close();
+        chain.get(2).close();
+        List<MutableBlock> one = pool.allocate(1);
+        assertThat(pool.isRegistered(seq.sequenceHash(2))).as("the leaf").isFalse();
+        assertThat(pool.isRegistered(seq.sequenceHash(1))).isTrue();
+        List<MutableBlock> two = pool.allocate(1);
+        assertThat(pool.isRegistered(seq.sequenceHash(1))).as("then its parent, now a leaf").isFalse();
+        assertThat(pool.isRegistered(seq.sequenceHash(0))).isTrue();
+        // A prefix match still finds the root.
+        List<ImmutableBlock> root = pool.match(seq.sequenceHashes());
+        assertThat(root).hasSize(1);
+        release(root);
+        one.forEach(MutableBlock::close);
+        two.forEach(MutableBlock::close);
+    }
+
+    @Test
+    void aDuplicateIsRefusedByDefaultOrKeptPrivateWhenAllowed() {
+        TokenBlockSequence seq = sequence(1, 0);
+        BlockPool refuse = BlockPool.create("refuse", 4, PAGE, BlockPool.Duplicates.REFUSE);
+        List<ImmutableBlock> first = store(refuse, seq);
+        List<ImmutableBlock> second = store(refuse, seq);
+        assertThat(second.getFirst().blockId()).isEqualTo(first.getFirst().blockId());
+        assertThat(refuse.stats().free()).as("the refused duplicate was freed").isEqualTo(3);
+        release(first);
+        assertThat(refuse.stats().inactive()).as("still held by the second request").isZero();
+        release(second);
+        assertThat(refuse.stats().inactive()).isEqualTo(1);
+
+        BlockPool allow = BlockPool.create("allow", 4, PAGE, BlockPool.Duplicates.ALLOW);
+        List<ImmutableBlock> a1 = store(allow, seq);
+        List<ImmutableBlock> a2 = store(allow, seq);
+        assertThat(a2.getFirst().blockId()).isNotEqualTo(a1.getFirst().blockId());
+        assertThat(a2.getFirst().isDuplicate()).isTrue();
+        List<ImmutableBlock> matched = allow.match(seq.sequenceHashes());
+        assertThat(matched.getFirst().blockId()).as("match returns the primary").isEqualTo(a1.getFirst().blockId());
+        release(a2);
+        assertThat(allow.stats().free()).as("a released duplicate is freed, not kept").isEqualTo(3);
+        release(a1);
+        release(matched);
+    }
+
+    @Test
+    void aSharedBlockIsFreedOnlyByItsLastHolderAndHandlesAreIdempotent() {
+        BlockPool pool = BlockPool.create("test", 2, PAGE, BlockPool.Duplicates.REFUSE);
+        TokenBlockSequence seq = sequence(1, 0);
+        List<ImmutableBlock> mine = store(pool, seq);
+        List<ImmutableBlock> yours = pool.match(seq.sequenceHashes());
+        release(mine);
+        release(mine); // idempotent
+        assertThat(pool.stats().active()).isEqualTo(1);
+        assertThat(pool.stats().inactive()).isZero();
+        release(yours);
+        assertThat(pool.stats().inactive()).isEqualTo(1);
+        assertThatThrownBy(() -> mine.getFirst().priority(3)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("was released");
+    }
+
+    @Test
+    void onlyACompleteBlockRegistersAndItsTokensMustMatch() {
+        BlockPool pool = BlockPool.create("test", 2, PAGE, BlockPool.Duplicates.REFUSE);
+        TokenBlockSequence seq = sequence(1, 0);
+        MutableBlock block = pool.allocate(1).getFirst();
+        assertThat(block.state()).isEqualTo(BlockPool.State.RESET);
+        block.appendTokens(0, 1);
+        assertThat(block.state()).isEqualTo(BlockPool.State.PARTIAL);
+        assertThatThrownBy(() -> pool.register(block)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("holds 2 of 4 tokens");
+        assertThatThrownBy(() -> block.appendTokens(1, 2, 3)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("exceed its page of 4");
+        MutableBlock other = pool.allocate(1).getFirst().appendTokens(7);
+        assertThatThrownBy(() -> other.complete(seq, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("not the start of the sequence's block 0");
+        block.complete(seq, 0);
+        assertThat(block.state()).isEqualTo(BlockPool.State.COMPLETE);
+        ImmutableBlock registered = pool.register(block);
+        assertThat(registered.sequenceHash()).isEqualTo(seq.sequenceHash(0));
+        assertThat(registered.parentHash()).isEmpty();
+        assertThatThrownBy(() -> pool.register(block)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("released or registered already");
+        other.close();
+        registered.close();
+        List<ImmutableBlock> all = new ArrayList<>(pool.match(seq.sequenceHashes()));
+        assertThat(all).hasSize(1);
+        release(all);
+    }
+}
