@@ -35,7 +35,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Thread-safe; one lock, held for work proportional to the blocks asked (hash lookups and ordered-set updates
  * of O(log n)), never for a scan of the pool.
  */
-public final class BlockPool {
+public final class BlockPool implements AutoCloseable {
 
     /** What {@link #register} does with a block whose sequence hash is already registered. */
     public enum Duplicates {
@@ -63,6 +63,8 @@ public final class BlockPool {
 
     private final String name;
     private final int pageSize;
+    private final BlockEvents events;
+    private final List<BlockEvent> pendingEvents = new ArrayList<>(); // guarded by lock
     private final Duplicates duplicates;
     private final Slot[] slots;
     private final ReentrantLock lock = new ReentrantLock();
@@ -83,6 +85,7 @@ public final class BlockPool {
         this.name = name;
         this.pageSize = pageSize;
         this.duplicates = duplicates;
+        this.events = new BlockEvents(name, 1024);
         this.slots = new Slot[numBlocks];
         for (int i = 0; i < numBlocks; i++) {
             slots[i] = new Slot(i);
@@ -107,6 +110,17 @@ public final class BlockPool {
                     "a pool needs numBlocks >= 1 and pageSize >= 1, got %d and %d", numBlocks, pageSize));
         }
         return new BlockPool(name, numBlocks, pageSize, duplicates);
+    }
+
+    /** Ends the event stream (subscribers are completed); the pool's blocks stay usable. Idempotent. */
+    @Override
+    public void close() {
+        events.close();
+    }
+
+    /** {@return this pool's store and remove events} */
+    public BlockEvents events() {
+        return events;
     }
 
     /** {@return tokens per block} */
@@ -142,6 +156,7 @@ public final class BlockPool {
                 active++;
                 out.add(new MutableBlock(this, s));
             }
+            flushEvents();
             return out;
         } finally {
             lock.unlock();
@@ -152,6 +167,7 @@ public final class BlockPool {
     private Slot evict() {
         Slot s = inactive.pollFirst();
         registry.remove(s.sequenceHash);
+        pendingEvents.add(new BlockEvent.Removed(name, s.sequenceHash));
         if (s.hasParent) {
             childLeft(s.parentHash);
         }
@@ -167,6 +183,17 @@ public final class BlockPool {
      * @throws IllegalStateException when the block is not complete or its handle was closed
      */
     public ImmutableBlock register(MutableBlock block) {
+        lock.lock();
+        try {
+            ImmutableBlock registered = registerOne(block);
+            flushEvents();
+            return registered;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private ImmutableBlock registerOne(MutableBlock block) {
         Objects.requireNonNull(block, "block");
         lock.lock();
         try {
@@ -190,6 +217,8 @@ public final class BlockPool {
                 s.duplicate = true; // private: never in the registry, freed when released
             } else {
                 registry.put(s.sequenceHash, s);
+                pendingEvents.add(new BlockEvent.Stored(name, s.sequenceHash, s.hasParent
+                        ? java.util.OptionalLong.of(s.parentHash) : java.util.OptionalLong.empty(), s.tokenCount));
                 if (s.hasParent) {
                     childArrived(s.parentHash);
                 }
@@ -208,11 +237,28 @@ public final class BlockPool {
      * @return the shared blocks, in the same order
      */
     public List<ImmutableBlock> register(List<MutableBlock> blocks) {
-        List<ImmutableBlock> out = new ArrayList<>(blocks.size());
-        for (MutableBlock b : blocks) {
-            out.add(register(b));
+        lock.lock();
+        try {
+            List<ImmutableBlock> out = new ArrayList<>(blocks.size());
+            try {
+                for (MutableBlock b : blocks) {
+                    out.add(registerOne(b));
+                }
+            } finally {
+                flushEvents(); // one batch for the call, also when a block in it was refused
+            }
+            return out;
+        } finally {
+            lock.unlock();
         }
-        return out;
+    }
+
+    /** Publishes the events of the operation that just ran, as one batch; the caller holds the lock. */
+    private void flushEvents() {
+        if (!pendingEvents.isEmpty()) {
+            events.publish(pendingEvents);
+            pendingEvents.clear();
+        }
     }
 
     /**

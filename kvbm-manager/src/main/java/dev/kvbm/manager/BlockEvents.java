@@ -1,0 +1,63 @@
+package dev.kvbm.manager;
+
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Flow;
+import java.util.concurrent.SubmissionPublisher;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A pool's store and remove events, in batches (one per pool operation), through {@link Flow.Publisher}. Events of
+ * one block arrive in the order they happened. The pool never waits for a subscriber: each subscriber has a
+ * bounded buffer, and a batch that does not fit is dropped for that subscriber and counted
+ * ({@link #droppedEvents()}), so a router that falls behind learns it missed events instead of stalling
+ * allocation.
+ */
+public final class BlockEvents implements Flow.Publisher<List<BlockEvent>>, AutoCloseable {
+    private final ExecutorService delivery;
+    private final SubmissionPublisher<List<BlockEvent>> publisher;
+    private final AtomicLong dropped = new AtomicLong();
+
+    BlockEvents(String tier, int bufferBatches) {
+        this.delivery = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "kvbm-events-" + tier);
+            t.setDaemon(true);
+            return t;
+        });
+        this.publisher = new SubmissionPublisher<>(delivery, bufferBatches);
+    }
+
+    @Override
+    public void subscribe(Flow.Subscriber<? super List<BlockEvent>> subscriber) {
+        publisher.subscribe(subscriber);
+    }
+
+    /** Offers a batch to every subscriber without waiting; a full subscriber drops it and it is counted. */
+    void publish(List<BlockEvent> batch) {
+        if (batch.isEmpty() || publisher.isClosed()) {
+            return;
+        }
+        publisher.offer(List.copyOf(batch), (subscriber, lost) -> {
+            dropped.addAndGet(lost.size());
+            return false;
+        });
+    }
+
+    /** {@return events dropped because a subscriber's buffer was full, over all subscribers} */
+    public long droppedEvents() {
+        return dropped.get();
+    }
+
+    /** {@return the number of current subscribers} */
+    public int subscribers() {
+        return publisher.getNumberOfSubscribers();
+    }
+
+    /** Completes every subscription; idempotent. */
+    @Override
+    public void close() {
+        publisher.close();
+        delivery.shutdown();
+    }
+}
