@@ -136,6 +136,38 @@ class UcxAgentTest {
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
     }
 
+    @Test
+    void carelessCallsEndCleanly() throws Exception {
+        Agent a = agent("ua-5");
+        Storage mine = memory(1 << 16);
+        a.register(mine);
+        // An agent may load its own metadata and move bytes within its own memory.
+        String self = a.loadRemoteMetadata(a.localMetadata());
+        assertThat(self).isEqualTo("ua-5");
+        ((dev.kvbm.api.spi.HostStorage) mine).segment().asSlice(0, 4096).fill((byte) 7);
+        a.post(read(mine, 8192, mine, 0, 4096, self)).get(10, TimeUnit.SECONDS);
+        assertThat(((dev.kvbm.api.spi.HostStorage) mine).segment().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 8192))
+                .isEqualTo((byte) 7);
+        // An empty transfer completes; an oversized notification is refused before anything moves.
+        AgentTransfer empty = new AgentTransfer(AgentTransfer.Operation.WRITE, new DescriptorList(MemType.DRAM,
+                List.of()), self, new DescriptorList(MemType.DRAM, List.of()), null);
+        a.post(empty).get(10, TimeUnit.SECONDS);
+        AgentTransfer loud = new AgentTransfer(AgentTransfer.Operation.WRITE, new DescriptorList(MemType.DRAM,
+                List.of()), self, new DescriptorList(MemType.DRAM, List.of()), new byte[(1 << 16) + 1]);
+        assertThatThrownBy(() -> a.post(loud)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("too large");
+        // Metadata of an agent that closed: UCX refuses to connect (its shared memory is gone), or the attach finds
+        // nobody within the peer timeout; either way the load fails naming the peer, and nothing is kept.
+        Agent gone = Ucx.PROVIDER.create("ub-5", new AgentProvider.Options(Duration.ofSeconds(1), Map.of()));
+        byte[] goneMetadata = gone.localMetadata();
+        gone.close();
+        assertThatThrownBy(() -> a.loadRemoteMetadata(goneMetadata))
+                .isInstanceOfAny(IllegalArgumentException.class, IllegalStateException.class)
+                .hasMessageContaining("peer agent ub-5");
+        assertThatThrownBy(() -> a.post(read(mine, 0, mine, 0, 64, "ub-5")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unknown remote agent 'ub-5'");
+    }
+
     /** A test double: storage that claims to be GPU memory, to reach the agent's refusal of it. */
     private static final class DeviceStorageDouble implements Storage {
         private final Lifetime lifetime = new Lifetime(() -> "device storage double");
