@@ -38,10 +38,14 @@ public final class BlockEvents implements Flow.Publisher<List<BlockEvent>>, Auto
         if (batch.isEmpty() || publisher.isClosed()) {
             return;
         }
-        publisher.offer(List.copyOf(batch), (subscriber, lost) -> {
-            dropped.addAndGet(lost.size());
-            return false;
-        });
+        try {
+            publisher.offer(List.copyOf(batch), (subscriber, lost) -> {
+                dropped.addAndGet(lost.size());
+                return false;
+            });
+        } catch (IllegalStateException closedMeanwhile) {
+            // close() raced this batch: the stream has ended, and the pool's operation must not fail for it
+        }
     }
 
     /** {@return events dropped because a subscriber's buffer was full, over all subscribers} */

@@ -197,13 +197,8 @@ public final class BlockPool implements AutoCloseable {
         Objects.requireNonNull(block, "block");
         lock.lock();
         try {
+            block.checkRegistrable(this);
             Slot s = block.consume(this);
-            if (s.state != State.COMPLETE) {
-                block.restore();
-                throw new IllegalStateException(String.format(Locale.ROOT,
-                        "block %d holds %d of %d tokens and has no sequence hash; complete it before registering",
-                        s.id, s.tokenCount, pageSize));
-            }
             Slot existing = registry.get(s.sequenceHash);
             if (existing != null && duplicates == Duplicates.REFUSE) {
                 active--;
@@ -237,16 +232,24 @@ public final class BlockPool implements AutoCloseable {
      * @return the shared blocks, in the same order
      */
     public List<ImmutableBlock> register(List<MutableBlock> blocks) {
+        Objects.requireNonNull(blocks, "blocks");
         lock.lock();
         try {
-            List<ImmutableBlock> out = new ArrayList<>(blocks.size());
-            try {
-                for (MutableBlock b : blocks) {
-                    out.add(registerOne(b));
+            // All or nothing: a bad block found halfway would leave the ones before it registered, held by
+            // handles the caller never receives.
+            java.util.Set<MutableBlock> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            for (MutableBlock b : blocks) {
+                Objects.requireNonNull(b, "a block in the list");
+                if (!seen.add(b)) {
+                    throw new IllegalArgumentException("block " + b.blockId() + " appears twice in the list");
                 }
-            } finally {
-                flushEvents(); // one batch for the call, also when a block in it was refused
+                b.checkRegistrable(this);
             }
+            List<ImmutableBlock> out = new ArrayList<>(blocks.size());
+            for (MutableBlock b : blocks) {
+                out.add(registerOne(b));
+            }
+            flushEvents();
             return out;
         } finally {
             lock.unlock();
@@ -305,6 +308,7 @@ public final class BlockPool implements AutoCloseable {
      * @param sequenceHashes hashes of registered blocks; others are ignored
      */
     public void touch(long[] sequenceHashes) {
+        Objects.requireNonNull(sequenceHashes, "sequenceHashes");
         lock.lock();
         try {
             for (long hash : sequenceHashes) {

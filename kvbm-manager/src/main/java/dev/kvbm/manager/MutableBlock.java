@@ -104,20 +104,28 @@ public final class MutableBlock extends BlockPool.Handle {
         return pool;
     }
 
-    /** Marks this handle used up by {@code register}; returns its slot. */
-    BlockPool.Slot consume(BlockPool by) {
+    /** Throws unless {@code by} may register this block now; the caller holds the pool's lock. */
+    void checkRegistrable(BlockPool by) {
         if (by != pool) {
             throw new IllegalArgumentException("block " + slot.id + " belongs to another pool");
         }
+        if (closed.get()) {
+            throw new IllegalStateException("block " + slot.id + " was released or registered already");
+        }
+        if (slot.state != BlockPool.State.COMPLETE) {
+            throw new IllegalStateException(String.format(Locale.ROOT,
+                    "block %d holds %d of %d tokens and has no sequence hash; complete it before registering",
+                    slot.id, slot.tokenCount, pool.pageSize()));
+        }
+    }
+
+    /** Marks this handle used up by {@code register}; returns its slot. */
+    BlockPool.Slot consume(BlockPool by) {
+        checkRegistrable(by);
         if (!closed.compareAndSet(false, true)) {
             throw new IllegalStateException("block " + slot.id + " was released or registered already");
         }
         return slot;
-    }
-
-    /** Undoes {@link #consume} when registration was refused. */
-    void restore() {
-        closed.set(false);
     }
 
     /** Gives the block back empty, unless it was registered; idempotent. */

@@ -174,6 +174,36 @@ class BlockPoolTest {
     }
 
     @Test
+    void aListWithOneBadBlockRegistersNoneAndLeaksNothing() {
+        BlockPool pool = BlockPool.create("test", 4, PAGE, BlockPool.Duplicates.REFUSE);
+        TokenBlockSequence seq = sequence(3, 0);
+        List<MutableBlock> blocks = pool.allocate(3);
+        blocks.get(0).complete(seq, 0);
+        blocks.get(2).complete(seq, 2); // block 1 is left empty
+        assertThatThrownBy(() -> pool.register(blocks)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("holds 0 of 4 tokens");
+        assertThat(pool.isRegistered(seq.sequenceHash(0))).as("nothing registered").isFalse();
+        MutableBlock twice = blocks.get(0);
+        assertThatThrownBy(() -> pool.register(List.of(twice, twice))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("twice");
+        blocks.forEach(MutableBlock::close);
+        assertThat(pool.stats().free()).as("every block came back").isEqualTo(4);
+        assertThat(pool.stats().active()).isZero();
+    }
+
+    @Test
+    void aClosedPoolKeepsServingBlocksWithoutEvents() {
+        BlockPool pool = BlockPool.create("test", 2, PAGE, BlockPool.Duplicates.REFUSE);
+        pool.close();
+        release(store(pool, sequence(1, 0)));
+        release(store(pool, sequence(1, 100)));
+        release(store(pool, sequence(1, 200))); // evicts, which would publish a removal
+        assertThat(pool.stats().inactive()).isEqualTo(2);
+        assertThatThrownBy(() -> pool.touch(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("sequenceHashes");
+    }
+
+    @Test
     void onlyACompleteBlockRegistersAndItsTokensMustMatch() {
         BlockPool pool = BlockPool.create("test", 2, PAGE, BlockPool.Duplicates.REFUSE);
         TokenBlockSequence seq = sequence(1, 0);
