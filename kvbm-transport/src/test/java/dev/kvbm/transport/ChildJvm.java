@@ -30,23 +30,9 @@ final class ChildJvm {
      * against the same class path).
      */
     static Result run(List<String> jvmOptions, String main, String... args) throws IOException, InterruptedException {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        List<String> classPath = new ArrayList<>();
-        for (String property : List.of("jdk.module.path", "java.class.path")) {
-            for (String entry : System.getProperty(property, "").split(File.pathSeparator)) {
-                if (!entry.isBlank()) {
-                    classPath.add(entry);
-                }
-            }
-        }
-        Path testClasses = Path.of("target", "test-classes").toAbsolutePath();
-        if (!Files.isDirectory(testClasses)) {
-            throw new IllegalStateException(testClasses + " is missing: run from the module's directory, as Maven does");
-        }
-        classPath.add(testClasses.toString());
-        List<String> command = new ArrayList<>(List.of(java.toString()));
+        List<String> command = new ArrayList<>(List.of(java()));
         command.addAll(jvmOptions);
-        command.addAll(List.of("-cp", String.join(File.pathSeparator, classPath), main));
+        command.addAll(List.of("-cp", classPath(), main));
         command.addAll(List.of(args));
         Path log = Files.createTempFile("kvbm-child-jvm", ".log");
         try {
@@ -60,5 +46,28 @@ final class ChildJvm {
         } finally {
             Files.deleteIfExists(log);
         }
+    }
+
+    /** {@return the java launcher of this JVM} */
+    static String java() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    /** {@return this test run's module and class path, and these tests' classes, as one class path} */
+    static String classPath() {
+        List<String> classPath = new ArrayList<>();
+        for (String property : List.of("jdk.module.path", "java.class.path")) {
+            for (String entry : System.getProperty(property, "").split(File.pathSeparator)) {
+                if (!entry.isBlank()) {
+                    classPath.add(entry);
+                }
+            }
+        }
+        Path testClasses = Path.of("target", "test-classes").toAbsolutePath();
+        if (!Files.isDirectory(testClasses)) {
+            throw new IllegalStateException(testClasses + " is missing: run from the module's directory, as Maven does");
+        }
+        classPath.add(testClasses.toString());
+        return String.join(File.pathSeparator, classPath);
     }
 }

@@ -11,7 +11,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
@@ -30,6 +29,7 @@ import java.util.stream.IntStream;
 import static dev.kvbm.transport.PrefillWorkerProgram.CONFIG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.abort;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -109,7 +109,7 @@ class UcxTwoProcessTest {
             if (List.of(require.split(",")).contains("ucx")) {
                 fail(reason + " (and KVBM_REQUIRE=ucx says it must be)");
             }
-            assumeTrue(false, reason);
+            abort(reason);
         });
     }
 
@@ -211,19 +211,9 @@ class UcxTwoProcessTest {
         }
 
         static Child start(List<String> prefix, Map<String, String> options) throws IOException {
-            List<String> classPath = new ArrayList<>();
-            for (String property : List.of("jdk.module.path", "java.class.path")) {
-                for (String entry : System.getProperty(property, "").split(File.pathSeparator)) {
-                    if (!entry.isBlank()) {
-                        classPath.add(entry);
-                    }
-                }
-            }
-            classPath.add(Path.of("target", "test-classes").toAbsolutePath().toString());
             List<String> command = new ArrayList<>(prefix);
-            command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "--enable-native-access=ALL-UNNAMED", "--illegal-native-access=deny",
-                    "-cp", String.join(File.pathSeparator, classPath), PrefillWorkerProgram.class.getName()));
+            command.addAll(List.of(ChildJvm.java(), "--enable-native-access=ALL-UNNAMED",
+                    "--illegal-native-access=deny", "-cp", ChildJvm.classPath(), PrefillWorkerProgram.class.getName()));
             options.forEach((k, v) -> command.add(k + "=" + v));
             Path log = Files.createTempFile("kvbm-prefill", ".log");
             return new Child(new ProcessBuilder(command).redirectError(log.toFile()).start(), log);
