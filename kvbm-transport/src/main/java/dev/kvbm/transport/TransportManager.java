@@ -69,8 +69,6 @@ public final class TransportManager implements AutoCloseable {
     private final Backends backends;
     private final Agent agent; // null: no agent provider available; local transfers only
     private final Object registry = new Object();
-    /** The system backend's agent, whose peers share this JVM; any other available agent is preferred to it. */
-    private static final String IN_PROCESS_AGENT = "local";
 
     private final Map<LayoutHandle, LocalLayout> locals = new ConcurrentHashMap<>();
     /** The handle each registered storage has, guarded by {@code registry}: one handle per memory. */
@@ -731,7 +729,7 @@ public final class TransportManager implements AutoCloseable {
                 provider = b.agentProvider(agentProvider);
             } else if (!withoutAgent) {
                 provider = b.agentProviders().stream().filter(AgentProvider::isAvailable)
-                        .min(Comparator.comparing((AgentProvider p) -> p.name().equals(IN_PROCESS_AGENT)))
+                        .min(Comparator.comparing((AgentProvider p) -> !p.reachesOtherProcesses()))
                         .orElseThrow(() -> new IllegalStateException(Strategies.noAgentAtBuild(b.agentProviders())));
             }
             Agent agent = provider == null ? null : provider.create(name, agentOptions);

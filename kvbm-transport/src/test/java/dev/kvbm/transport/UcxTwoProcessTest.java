@@ -99,6 +99,16 @@ class UcxTwoProcessTest {
         }
     }
 
+    @Test
+    void aWorkerToldNoAgentTakesTheOneThatReachesOtherProcesses() {
+        assumeUcx();
+        try (TransportManager m = TransportManager.builder().workerId(13).build()) {
+            byte[] blob = m.exportMetadata().unpack().nixlMetadata();
+            assertThat(new String(blob, 0, 4, StandardCharsets.US_ASCII)).as("the ucx agent's metadata magic")
+                    .isEqualTo("KUX1");
+        }
+    }
+
     private static void assumeUcx() {
         AgentProvider ucx = Backends.shared().agentProviders().stream().filter(p -> p.name().equals("ucx"))
                 .findFirst().orElseThrow();

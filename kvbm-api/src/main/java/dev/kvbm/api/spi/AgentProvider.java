@@ -20,6 +20,16 @@ public interface AgentProvider extends BackendProvider {
     Agent create(String agentName, Options options);
 
     /**
+     * Whether this provider's agents reach peers in other processes (and hosts). A worker that is not told which
+     * agent to use prefers such a provider to one whose peers must share its JVM.
+     *
+     * @return true by default; false for an agent whose peers live in the same process
+     */
+    default boolean reachesOtherProcesses() {
+        return true;
+    }
+
+    /**
      * Settings of a new agent.
      *
      * @param peerTimeout how long a transfer may wait on a silent peer before its future fails

@@ -31,6 +31,12 @@ public final class LocalAgentProvider implements AgentProvider {
         return "system";
     }
 
+    /** {@return false: the local agent's peers live in this JVM} */
+    @Override
+    public boolean reachesOtherProcesses() {
+        return false;
+    }
+
     @Override
     public Optional<Throwable> unavailabilityCause() {
         Module module = LocalAgentProvider.class.getModule();
