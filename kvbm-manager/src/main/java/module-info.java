@@ -8,6 +8,8 @@
 module dev.kvbm.manager {
     requires transitive dev.kvbm.transport;
     requires hash4j;
+    requires com.fasterxml.jackson.databind;
+    requires com.fasterxml.jackson.dataformat.yaml;
 
     exports dev.kvbm.manager;
 }

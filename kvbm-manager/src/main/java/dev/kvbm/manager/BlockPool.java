@@ -13,6 +13,8 @@ import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
 
 /**
  * The blocks of one tier, by block id {@code 0..numBlocks-1} (the ids of the tier's layout), and what they hold.
@@ -78,6 +80,7 @@ public final class BlockPool implements AutoCloseable {
             .thenComparingInt(s -> s.id));
     private long tick;
     private int active;
+    private volatile Consumer<List<BlockMeta>> evictionListener; // set once by the manager before use
     private final AtomicLong matched = new AtomicLong();
     private final AtomicLong missed = new AtomicLong();
 
@@ -118,6 +121,11 @@ public final class BlockPool implements AutoCloseable {
         events.close();
     }
 
+    /** {@return the pool's name: its tier, as events and messages name it} */
+    public String name() {
+        return name;
+    }
+
     /** {@return this pool's store and remove events} */
     public BlockEvents events() {
         return events;
@@ -139,16 +147,24 @@ public final class BlockPool implements AutoCloseable {
         if (n < 0) {
             throw new IllegalArgumentException("cannot allocate " + n + " blocks");
         }
+        List<MutableBlock> out = new ArrayList<>(n);
+        List<BlockMeta> evicted = null;
+        Consumer<List<BlockMeta>> listener = evictionListener;
         lock.lock();
         try {
             int available = free.size() + inactive.size();
             if (n > available) {
                 throw new NotEnoughBlocksException(name, n, available);
             }
-            List<MutableBlock> out = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
                 Slot s = free.pollFirst();
                 if (s == null) {
+                    if (listener != null) {
+                        if (evicted == null) {
+                            evicted = new ArrayList<>();
+                        }
+                        evicted.add(metaOf(inactive.first()));
+                    }
                     s = evict();
                 }
                 s.state = State.RESET;
@@ -157,7 +173,40 @@ public final class BlockPool implements AutoCloseable {
                 out.add(new MutableBlock(this, s));
             }
             flushEvents();
-            return out;
+        } finally {
+            lock.unlock();
+        }
+        if (evicted != null) {
+            // Outside the lock, before the caller can write into the blocks: the evicted contents are still there.
+            try {
+                listener.accept(evicted);
+            } catch (RuntimeException e) {
+                System.getLogger(BlockPool.class.getName()).log(System.Logger.Level.WARNING,
+                        "the eviction listener of pool " + name + " failed; the evicted blocks are lost", e);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Sets what is told about registered blocks evicted by {@code allocate}: called on the allocating thread, after
+     * the pool's lock is released and before {@code allocate} returns, while the evicted blocks still hold their
+     * contents (the manager writes them back to the next tier).
+     */
+    void onEviction(Consumer<List<BlockMeta>> listener) {
+        this.evictionListener = listener;
+    }
+
+    /** A snapshot of a registered slot's identity; the caller holds the lock. */
+    private static BlockMeta metaOf(Slot s) {
+        return new BlockMeta(s.id, s.sequenceHash, s.hasParent, s.parentHash, copyTokens(s));
+    }
+
+    /** {@return what a held block is registered as} */
+    BlockMeta meta(Slot s) {
+        lock.lock();
+        try {
+            return metaOf(s);
         } finally {
             lock.unlock();
         }
@@ -273,19 +322,47 @@ public final class BlockPool implements AutoCloseable {
      */
     public List<ImmutableBlock> match(long[] sequenceHashes) {
         Objects.requireNonNull(sequenceHashes, "sequenceHashes");
+        List<ImmutableBlock> out = match(sequenceHashes, 0);
+        matched.addAndGet(out.size());
+        missed.addAndGet(sequenceHashes.length - out.size());
+        return out;
+    }
+
+    /** {@link #match} from {@code from} on, without counting hits and misses (the manager counts its own). */
+    List<ImmutableBlock> match(long[] sequenceHashes, int from) {
         lock.lock();
         try {
             List<ImmutableBlock> out = new ArrayList<>();
-            for (long hash : sequenceHashes) {
-                Slot s = registry.get(hash);
+            for (int i = from; i < sequenceHashes.length; i++) {
+                Slot s = registry.get(sequenceHashes[i]);
                 if (s == null) {
                     break;
                 }
                 out.add(acquire(s));
             }
-            matched.addAndGet(out.size());
-            missed.addAndGet(sequenceHashes.length - out.size());
             return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** {@return a new share of the block registered under {@code hash}, if there is one; not counted as a match} */
+    ImmutableBlock acquireRegistered(long hash) {
+        lock.lock();
+        try {
+            Slot s = registry.get(hash);
+            return s == null ? null : acquire(s);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** {@return another share of a block this pool handed out; {@code block} must still be held} */
+    ImmutableBlock share(ImmutableBlock block, Slot s) {
+        lock.lock();
+        try {
+            block.ensureOpen("block " + s.id);
+            return acquire(s);
         } finally {
             lock.unlock();
         }

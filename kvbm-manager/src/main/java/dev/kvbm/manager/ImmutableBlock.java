@@ -38,6 +38,25 @@ public final class ImmutableBlock extends BlockPool.Handle {
         return parentHash;
     }
 
+    /** {@return the tier (pool) the block lives in, e.g. {@code "G2"}} */
+    public String tier() {
+        return pool.name();
+    }
+
+    BlockPool pool() {
+        return pool;
+    }
+
+    /** {@return what the block is registered as, for a copy in another tier} */
+    BlockMeta meta() {
+        return pool.meta(slot);
+    }
+
+    /** {@return another share of this block, released on its own} */
+    ImmutableBlock share() {
+        return pool.share(this, slot);
+    }
+
     /** {@return true for a private duplicate (registered while another block held the hash; never matched)} */
     public boolean isDuplicate() {
         return duplicate;
@@ -66,7 +85,8 @@ public final class ImmutableBlock extends BlockPool.Handle {
 
     @Override
     public String toString() {
-        return "ImmutableBlock[" + slot.id + ", " + Long.toUnsignedString(sequenceHash) + (duplicate ? ", duplicate]"
-                : "]");
+        return "ImmutableBlock[" + pool.name() + " " + slot.id + ", " + Long.toUnsignedString(sequenceHash)
+                + (duplicate ? ", duplicate]" : "]");
+
     }
 }

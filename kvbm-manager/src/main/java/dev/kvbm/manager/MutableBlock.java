@@ -100,7 +100,24 @@ public final class MutableBlock extends BlockPool.Handle {
         return this;
     }
 
+    /** Completes the block as a copy of a block registered in another tier (same tokens and hashes). */
+    MutableBlock fill(BlockMeta meta) {
+        ensureOpen("block " + slot.id);
+        if (meta.tokens().length != pool.pageSize()) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "a block of %d tokens cannot fill block %d of pool %s, whose pages hold %d", meta.tokens().length,
+                    slot.id, pool.name(), pool.pageSize()));
+        }
+        BlockPool.setTokens(slot, meta.tokens(), pool.pageSize());
+        slot.sequenceHash = meta.sequenceHash();
+        slot.hasParent = meta.hasParent();
+        slot.parentHash = meta.parentHash();
+        slot.state = BlockPool.State.COMPLETE;
+        return this;
+    }
+
     private BlockPool owner() {
+
         return pool;
     }
 

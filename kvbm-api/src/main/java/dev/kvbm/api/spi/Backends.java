@@ -115,6 +115,39 @@ public final class Backends {
     }
 
     /**
+     * Providers given explicitly rather than discovered: for an application that assembles its backends itself
+     * (a disk provider on a chosen directory, a wrapped executor). Unavailable providers are kept but never picked,
+     * as with discovery.
+     *
+     * @param storage   storage providers, in order of preference
+     * @param executors transfer executor providers, in order of preference
+     * @param agents    agent providers, in order of preference
+     * @return the providers
+     */
+    public static Backends of(List<? extends StorageProvider> storage,
+                              List<? extends TransferExecutorProvider> executors,
+                              List<? extends AgentProvider> agents) {
+        java.util.Objects.requireNonNull(storage, "storage");
+        java.util.Objects.requireNonNull(executors, "executors");
+        java.util.Objects.requireNonNull(agents, "agents");
+        List<ProviderStatus> report = new ArrayList<>();
+        List<BackendProvider> all = new ArrayList<>(storage);
+        all.addAll(executors);
+        all.addAll(agents);
+        for (BackendProvider p : all) {
+            java.util.Objects.requireNonNull(p, "a provider in the lists");
+            String spi = p instanceof StorageProvider ? StorageProvider.class.getSimpleName()
+                    : p instanceof TransferExecutorProvider ? TransferExecutorProvider.class.getSimpleName()
+                    : AgentProvider.class.getSimpleName();
+            Optional<Throwable> cause = p.unavailabilityCause();
+            report.add(new ProviderStatus(spi, p.name(), p.backend(),
+                    cause.isPresent() ? ProviderStatus.State.UNAVAILABLE : ProviderStatus.State.AVAILABLE,
+                    cause.orElse(null)));
+        }
+        return new Backends(List.copyOf(storage), List.copyOf(executors), List.copyOf(agents), report);
+    }
+
+    /**
      * Parses a comma-separated selection; blank or null means "all".
      *
      * @param value the property's value, e.g. {@code system,ucx}; may be null

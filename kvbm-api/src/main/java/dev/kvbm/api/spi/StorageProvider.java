@@ -47,6 +47,19 @@ public interface StorageProvider extends BackendProvider {
         return allocate(kind, size, defaultAlignment());
     }
 
+    /**
+     * A provider of the same kind that places its storage in {@code directory}: for file-backed storage (the disk
+     * tier), whose files need a chosen file system.
+     *
+     * @param directory an existing, writable directory
+     * @return a new provider with its own accounting
+     * @throws UnsupportedOperationException when this provider's storage does not live in files (the default)
+     */
+    default StorageProvider inDirectory(java.nio.file.Path directory) {
+        throw new UnsupportedOperationException("storage provider " + name() + " does not keep its storage in"
+                + " files, so it takes no directory; give a directory to a disk provider only");
+    }
+
     /** {@return bytes allocated by this provider and not yet closed} */
     long bytesOutstanding();
 

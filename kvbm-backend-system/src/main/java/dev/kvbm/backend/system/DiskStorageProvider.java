@@ -56,6 +56,12 @@ public final class DiskStorageProvider implements StorageProvider {
         return directory;
     }
 
+    /** {@return a provider creating its files in {@code directory}, with its own accounting} */
+    @Override
+    public StorageProvider inDirectory(Path directory) {
+        return new DiskStorageProvider(directory);
+    }
+
     @Override
     public String name() {
         return "system-disk";

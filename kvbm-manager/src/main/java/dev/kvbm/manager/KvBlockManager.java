@@ -1,0 +1,913 @@
+package dev.kvbm.manager;
+
+import dev.kvbm.api.StorageKind;
+import dev.kvbm.api.spi.Backends;
+import dev.kvbm.api.spi.StorageProvider;
+import dev.kvbm.layout.LayoutBuilder;
+import dev.kvbm.layout.Layouts;
+import dev.kvbm.layout.OwnedLayout;
+import dev.kvbm.layout.PhysicalLayout;
+import dev.kvbm.transport.LayoutHandle;
+import dev.kvbm.transport.SerializedLayout;
+import dev.kvbm.transport.TransferOptions;
+import dev.kvbm.transport.TransportManager;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * What an inference engine calls: a pool of KV blocks per tier — G1 (GPU memory when a GPU backend is available,
+ * otherwise host memory), G2 (host memory), G3 (disk) — with prefix reuse across all of them.
+ *
+ * <p>A request {@link #allocate}s G1 blocks, writes its KV into them (at {@link #layout(Tier)}'s addresses for the
+ * block ids), completes them with its tokens and {@link #register}s them. Registered G1 blocks are copied to G2 in
+ * the background (a priority queue; a bounded number of batches in flight); a registered block evicted from a tier
+ * is first written to the next tier down, unless it is there already. The next request {@link #match}es its
+ * sequence hashes against every tier and {@link #onboard}s what was found below G1: an onboarded block is
+ * registered in G1 and handed back only after its bytes landed, and a block whose copy failed is reported, never
+ * served. G1↔G3 copies go through a host bounce buffer when no backend copies between the two directly (a GPU
+ * without GPUDirect Storage).
+ *
+ * <p>It owns a {@link TransportManager} (every tier's layout is registered there, and exported to peers with
+ * {@link #exportBlockSets()}), the tiers' memory, and one thread for offloads. Thread-safe. Build with
+ * {@link #builder()}, or from a JSON or YAML file with {@link Builder#config(Path)}.
+ */
+public final class KvBlockManager implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(KvBlockManager.class.getName());
+
+    /** One tier: its pool, memory, and handle with the transport. */
+    record TierState(Tier tier, BlockPool pool, OwnedLayout layout, LayoutHandle handle, long blockBytes) {
+        StorageKind kind() {
+            return layout.kind();
+        }
+    }
+
+    /** Per-block outcome of a copy between tiers: {@code causes[i] == null} when block i landed. */
+    record CopyOutcome(Throwable[] causes) {
+        boolean landed(int i) {
+            return causes[i] == null;
+        }
+    }
+
+    private final ModelShape shape;
+    private final Backends backends;
+    private final TransportManager transport;
+    private final Map<Tier, TierState> tiers;
+    private final OwnedLayout bounceLayout; // null unless some pair of tiers needs one
+    private final LayoutHandle bounceHandle;
+    private final int[] bounceBlocks;
+    private final Offloader offloader; // null without G2
+    private final ManagerMetrics metrics;
+    private final ExecutorService callbacks;
+    private final Set<CompletableFuture<?>> inFlight = Collections.newSetFromMap(new IdentityHashMap<>());
+    private CompletableFuture<Void> bounceTail = CompletableFuture.completedFuture(null); // guarded by this
+    private volatile boolean closed;
+
+    private KvBlockManager(Builder b) {
+        this.shape = Objects.requireNonNull(b.shape, "the model shape is required: builder.model(...)");
+        if (b.specs.get(Tier.G1) == null) {
+            throw new IllegalArgumentException("tier G1 is required: builder.tier(Tier.G1, TierSpec.blocks(n))");
+        }
+        this.backends = b.backends != null ? b.backends : Backends.shared();
+        TransportManager.Builder tb = TransportManager.builder().workerId(b.workerId).backends(backends);
+        if (b.agentName == null) {
+            tb.withoutAgent();
+        } else if (!b.agentName.isEmpty()) {
+            tb.agentProvider(b.agentName);
+        }
+        this.transport = tb.build();
+        Map<Tier, TierState> built = new EnumMap<>(Tier.class);
+        OwnedLayout bounce = null;
+        LayoutHandle bounceH = null;
+        try {
+            for (Tier t : Tier.values()) {
+                TierSpec spec = b.specs.get(t);
+                if (spec != null) {
+                    built.put(t, buildTier(t, spec, b.duplicates));
+                }
+            }
+            if (needsBounce(built)) {
+                StorageKind kind = hostKind();
+                int blocks = 2 * b.batchSize;
+                bounce = Layouts.builder(shape.layoutConfig(blocks)).fullyContiguous()
+                        .allocate(backends.storageProvider(kind), kind);
+                bounceH = transport.registerLayout(bounce);
+            }
+        } catch (RuntimeException e) {
+            for (TierState s : built.values()) {
+                s.layout.close();
+            }
+            if (bounce != null) {
+                bounce.close();
+            }
+            transport.close();
+            throw e;
+        }
+        this.tiers = built;
+        this.bounceLayout = bounce;
+        this.bounceHandle = bounceH;
+        this.bounceBlocks = bounce == null ? new int[0] : java.util.stream.IntStream.range(0, 2 * b.batchSize).toArray();
+        Map<Tier, BlockPool> pools = new EnumMap<>(Tier.class);
+        built.forEach((t, s) -> pools.put(t, s.pool));
+        this.metrics = new ManagerMetrics(pools);
+        this.callbacks = Executors.newCachedThreadPool(r -> {
+            Thread th = new Thread(r, "kvbm-manager-callbacks");
+            th.setDaemon(true);
+            return th;
+        });
+        for (TierState s : built.values()) {
+            next(s.tier).ifPresent(lower -> s.pool.onEviction(evicted -> writeBack(s, lower, evicted)));
+        }
+        this.offloader = built.containsKey(Tier.G2)
+                ? new Offloader(this, built.get(Tier.G1), built.get(Tier.G2), b.maxInFlight, b.batchSize)
+                : null;
+        LOG.log(System.Logger.Level.INFO, () -> "KV block manager of worker " + Long.toUnsignedString(b.workerId)
+                + ": " + shape + ", tiers " + describeTiers());
+    }
+
+    private TierState buildTier(Tier t, TierSpec spec, BlockPool.Duplicates duplicates) {
+        int blocks = spec.blockCount(t, shape);
+        StorageKind kind = spec.storage().orElseGet(() -> defaultKind(t));
+        StorageProvider provider = backends.storageProvider(kind);
+        if (spec.directory().isPresent()) {
+            provider = provider.inDirectory(spec.directory().get());
+        }
+        LayoutBuilder lb = Layouts.builder(shape.layoutConfig(blocks));
+        if (spec.layout() == TierSpec.LayoutType.LAYER_SEPARATE) {
+            lb.layerSeparate(spec.blockDimension());
+        } else {
+            lb.fullyContiguous();
+        }
+        OwnedLayout layout = lb.allocate(provider, kind);
+        try {
+            LayoutHandle handle = transport.registerLayout(layout);
+            return new TierState(t, BlockPool.create(t.name(), blocks, shape.pageSize(), duplicates), layout, handle,
+                    shape.blockBytes());
+        } catch (RuntimeException e) {
+            layout.close();
+            throw e;
+        }
+    }
+
+    private StorageKind defaultKind(Tier t) {
+        return switch (t) {
+            case G1 -> canAllocate(StorageKind.device(0)) ? StorageKind.device(0) : hostKind();
+            case G2 -> hostKind();
+            case G3 -> StorageKind.disk(0);
+        };
+    }
+
+    private StorageKind hostKind() {
+        return canAllocate(StorageKind.PINNED) ? StorageKind.PINNED : StorageKind.SYSTEM;
+    }
+
+    private boolean canAllocate(StorageKind kind) {
+        return backends.storageProviders().stream().anyMatch(p -> p.isAvailable() && p.supports(kind));
+    }
+
+    private boolean needsBounce(Map<Tier, TierState> built) {
+        for (TierState a : built.values()) {
+            for (TierState b : built.values()) {
+                if (a != b && directExecutorMissing(a, b)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private boolean directExecutorMissing(TierState from, TierState to) {
+        return backends.findExecutorProvider(from.kind(), to.kind()).isEmpty();
+    }
+
+    private String describeTiers() {
+        StringBuilder sb = new StringBuilder();
+        for (TierState s : tiers.values()) {
+            sb.append(String.format(Locale.ROOT, "%s=%d blocks on %s (%s)%s", s.tier, s.layout.config().numBlocks(),
+                    s.kind(), s.layout.isFullyContiguous() ? "FullyContiguous" : "LayerSeparate",
+                    s.tier == Tier.G3 ? "" : ", "));
+        }
+        return sb + (bounceLayout != null ? "; bounce buffer of " + bounceBlocks.length + " blocks on "
+                + bounceLayout.kind() : "");
+    }
+
+    /** {@return a builder; the model shape and tier G1 are required} */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    // ---------------------------------------------------------------- what the engine calls
+
+    /**
+     * Hands out {@code n} empty G1 blocks (free ones first, then evicted inactive ones, each written to the next
+     * tier first if it is not there yet).
+     *
+     * @param n blocks wanted
+     * @return the blocks; write their KV at their ids in {@link #layout(Tier) layout(G1)}
+     * @throws NotEnoughBlocksException when G1 has fewer free or evictable blocks
+     */
+    public List<MutableBlock> allocate(int n) {
+        ensureOpen();
+        return first().pool.allocate(n);
+    }
+
+    /**
+     * Registers complete G1 blocks and queues them for offload to G2 at the default priority (0).
+     *
+     * @param blocks complete blocks from {@link #allocate}; their handles are consumed
+     * @return the shared blocks, in order
+     */
+    public List<ImmutableBlock> register(List<MutableBlock> blocks) {
+        return register(blocks, 0);
+    }
+
+    /**
+     * Registers complete G1 blocks and queues them for offload to G2; higher {@code offloadPriority} is offloaded
+     * first, equal priorities in order of registration.
+     *
+     * @param blocks          complete blocks from {@link #allocate}; their handles are consumed
+     * @param offloadPriority the offload queue's priority
+     * @return the shared blocks, in order
+     */
+    public List<ImmutableBlock> register(List<MutableBlock> blocks, int offloadPriority) {
+        ensureOpen();
+        List<ImmutableBlock> registered = first().pool.register(blocks);
+        if (offloader != null) {
+            offloader.enqueue(registered, offloadPriority);
+        }
+        return registered;
+    }
+
+    /**
+     * The longest prefix of {@code sequenceHashes} held in any tier: each hash is looked up in G1, then G2, then
+     * G3, and the match stops at the first hash no tier has. Inactive blocks are revived.
+     *
+     * @param sequenceHashes a request's sequence hashes, in order
+     * @return the matched blocks, held until the match is closed
+     */
+    public PrefixMatch match(long[] sequenceHashes) {
+        Objects.requireNonNull(sequenceHashes, "sequenceHashes");
+        ensureOpen();
+        List<ImmutableBlock> out = new ArrayList<>();
+        int[] perTier = new int[Tier.values().length];
+        int pos = 0;
+        outer:
+        while (pos < sequenceHashes.length) {
+            for (TierState s : tiers.values()) {
+                List<ImmutableBlock> run = s.pool.match(sequenceHashes, pos);
+                if (!run.isEmpty()) {
+                    out.addAll(run);
+                    perTier[s.tier.ordinal()] += run.size();
+                    pos += run.size();
+                    continue outer;
+                }
+            }
+            break;
+        }
+        metrics.matched(sequenceHashes.length, perTier);
+        return new PrefixMatch(out);
+    }
+
+    /**
+     * Brings blocks up to G1. Blocks already in G1 are shared as they are; each other block gets a G1 block, its
+     * bytes are copied from its tier (G3 through the bounce buffer when needed), and only then is it registered in
+     * G1. A failed copy fails only the blocks it carried: they are freed, reported in
+     * {@link OnboardResult#failures()}, and never matchable in G1. The given handles stay the caller's.
+     *
+     * @param blocks blocks of this manager's tiers, e.g. {@link PrefixMatch#blocks()}
+     * @return completes when every copy has ended (never exceptionally for a failed copy); dependent stages run
+     *         on the manager's callback threads
+     * @throws NotEnoughBlocksException when G1 cannot give a block to every block not yet there; nothing is taken
+     * @throws IllegalArgumentException when a block is not from this manager or was released
+     */
+    public CompletableFuture<OnboardResult> onboard(List<ImmutableBlock> blocks) {
+        Objects.requireNonNull(blocks, "blocks");
+        ensureOpen();
+        TierState g1 = first();
+        int n = blocks.size();
+        ImmutableBlock[] sources = new ImmutableBlock[n];
+        ImmutableBlock[] ready = new ImmutableBlock[n];
+        List<MutableBlock> targets = List.of();
+        try {
+            for (int i = 0; i < n; i++) {
+                ImmutableBlock b = Objects.requireNonNull(blocks.get(i), "a block in the list");
+                tierOf(b, "onboard");
+                sources[i] = b.share(); // ours until the copy is done, whatever the caller does with its handle
+            }
+            int missing = 0;
+            for (int i = 0; i < n; i++) {
+                ImmutableBlock present = sources[i].pool() == g1.pool ? sources[i].share()
+                        : g1.pool.acquireRegistered(sources[i].sequenceHash());
+                if (present != null) {
+                    ready[i] = present;
+                } else {
+                    missing++;
+                }
+            }
+            targets = g1.pool.allocate(missing);
+        } catch (RuntimeException e) {
+            closeAll(Arrays.asList(sources));
+            closeAll(Arrays.asList(ready));
+            throw e;
+        }
+        // Group the missing blocks by the tier they come from: one copy (and its failure) per tier.
+        Map<TierState, List<Integer>> byTier = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < n; i++) {
+            if (ready[i] == null) {
+                byTier.computeIfAbsent(tierOf(sources[i], "onboard"), k -> new ArrayList<>()).add(i);
+            }
+        }
+        MutableBlock[] target = new MutableBlock[n];
+        int k = 0;
+        for (List<Integer> idx : byTier.values()) {
+            for (int i : idx) {
+                target[i] = targets.get(k++);
+            }
+        }
+        Throwable[] failures = new Throwable[n];
+        List<CompletableFuture<Void>> copies = new ArrayList<>();
+        for (Map.Entry<TierState, List<Integer>> e : byTier.entrySet()) {
+            TierState from = e.getKey();
+            List<Integer> idx = e.getValue();
+            int[] src = idx.stream().mapToInt(i -> sources[i].blockId()).toArray();
+            int[] dst = idx.stream().mapToInt(i -> target[i].blockId()).toArray();
+            copies.add(copy(from, src, g1, dst).thenAccept(outcome -> {
+                List<MutableBlock> landed = new ArrayList<>();
+                List<Integer> landedIdx = new ArrayList<>();
+                for (int j = 0; j < idx.size(); j++) {
+                    int i = idx.get(j);
+                    if (outcome.landed(j)) {
+                        target[i].fill(sources[i].meta());
+                        landed.add(target[i]);
+                        landedIdx.add(i);
+                    } else {
+                        failures[i] = outcome.causes()[j];
+                        target[i].close(); // freed: its partial bytes are never matched
+                    }
+                }
+                List<ImmutableBlock> registered = g1.pool.register(landed);
+                for (int j = 0; j < registered.size(); j++) {
+                    ready[landedIdx.get(j)] = registered.get(j);
+                }
+                if (offloader != null) {
+                    offloader.enqueue(registered, 0);
+                }
+            }));
+        }
+        CompletableFuture<OnboardResult> result = CompletableFuture.allOf(copies.toArray(CompletableFuture[]::new))
+                .handle((v, err) -> {
+                    closeAll(Arrays.asList(sources));
+                    if (err != null) { // a bug, not a failed copy: release everything and say so
+                        closeAll(Arrays.asList(ready));
+                        for (MutableBlock m : target) {
+                            if (m != null) {
+                                m.close();
+                            }
+                        }
+                        throw new CompletionException(unwrap(err));
+                    }
+                    List<ImmutableBlock> onboarded = new ArrayList<>();
+                    List<Integer> indices = new ArrayList<>();
+                    List<OnboardResult.Failure> failed = new ArrayList<>();
+                    for (int i = 0; i < n; i++) {
+                        if (failures[i] != null) {
+                            failed.add(new OnboardResult.Failure(i, sources[i].sequenceHash(),
+                                    Tier.valueOf(sources[i].tier()), failures[i]));
+                        } else {
+                            onboarded.add(ready[i]);
+                            indices.add(i);
+                        }
+                    }
+                    return new OnboardResult(onboarded, indices, failed);
+                });
+        return track(result);
+    }
+
+    // ---------------------------------------------------------------- other workers
+
+    /** {@return this worker's block sets (every tier layout the agent registered), for peers to import} */
+    public SerializedLayout exportBlockSets() {
+        ensureOpen();
+        return transport.exportMetadata();
+    }
+
+    /**
+     * Imports another worker's block sets (what its {@link #exportBlockSets()} returned), so its blocks can be
+     * pulled. Metadata from another process is validated before use.
+     *
+     * @param metadata the peer's export
+     * @return handles of the imported block sets, in the peer's order
+     */
+    public List<LayoutHandle> importBlockSets(SerializedLayout metadata) {
+        ensureOpen();
+        return transport.importMetadata(metadata);
+    }
+
+    /**
+     * Names blocks of an imported block set, checking the ids against it.
+     *
+     * @param blockSet a handle from {@link #importBlockSets}
+     * @param blockIds block ids in that set
+     * @return the descriptor
+     * @throws IllegalArgumentException  when the block set was not imported
+     * @throws IndexOutOfBoundsException when an id is beyond the set
+     */
+    public RemoteBlocks remoteBlocks(LayoutHandle blockSet, int... blockIds) {
+        RemoteBlocks r = new RemoteBlocks(blockSet, blockIds);
+        PhysicalLayout layout = transport.layout(blockSet).orElseThrow(() -> new IllegalArgumentException(
+                "block set " + blockSet + " is not imported on worker " + Long.toUnsignedString(transport.workerId())
+                        + "; import the peer's exportBlockSets() first"));
+        int count = layout.layout().config().numBlocks();
+        for (int id : blockIds) {
+            if (id >= count) {
+                throw new IndexOutOfBoundsException(String.format(Locale.ROOT,
+                        "block id %d is beyond block set %s of %d blocks", id, blockSet, count));
+            }
+        }
+        return r;
+    }
+
+    /**
+     * Copies another worker's blocks into new G1 blocks through the transport's agent. The returned blocks hold
+     * the peer's bytes; the caller completes them with their tokens and registers them.
+     *
+     * @param remote the blocks to pull
+     * @return the G1 blocks, in the order of {@code remote}'s ids; on failure they are freed and the future fails
+     *         with the copy's cause
+     * @throws NotEnoughBlocksException when G1 has too few blocks
+     */
+    public CompletableFuture<List<MutableBlock>> pull(RemoteBlocks remote) {
+        Objects.requireNonNull(remote, "remote");
+        ensureOpen();
+        TierState g1 = first();
+        List<MutableBlock> blocks = g1.pool.allocate(remote.blockIds().length);
+        int[] dst = blocks.stream().mapToInt(MutableBlock::blockId).toArray();
+        CompletableFuture<Void> copy;
+        try {
+            copy = transport.executeTransfer(remote.blockSet(), remote.blockIds(), g1.handle, dst);
+        } catch (RuntimeException e) {
+            closeAll(blocks);
+            throw e;
+        }
+        return track(copy.handle((v, err) -> {
+            if (err != null) {
+                closeAll(blocks);
+                throw new CompletionException(unwrap(err));
+            }
+            return blocks;
+        }));
+    }
+
+    // ---------------------------------------------------------------- introspection
+
+    /** {@return the tiers this manager has, fastest first} */
+    public List<Tier> tiers() {
+        return List.copyOf(tiers.keySet());
+    }
+
+    /**
+     * One tier's pool (for its events, stats and {@code touch}).
+     *
+     * @param tier a tier of this manager
+     * @return the pool
+     */
+    public BlockPool pool(Tier tier) {
+        return state(tier).pool;
+    }
+
+    /**
+     * One tier's memory: where block {@code id}'s KV is.
+     *
+     * @param tier a tier of this manager
+     * @return its layout
+     */
+    public OwnedLayout layout(Tier tier) {
+        return state(tier).layout;
+    }
+
+    /**
+     * One tier's layout handle with {@link #transport()}.
+     *
+     * @param tier a tier of this manager
+     * @return the handle
+     */
+    public LayoutHandle handle(Tier tier) {
+        return state(tier).handle;
+    }
+
+    /** {@return the model shape every tier is laid out for} */
+    public ModelShape shape() {
+        return shape;
+    }
+
+    /** {@return the transport this manager moves blocks with} */
+    public TransportManager transport() {
+        return transport;
+    }
+
+    /** {@return live figures: blocks per tier, match hit rate, transfers per hop} */
+    public KvbmMetrics metrics() {
+        return metrics;
+    }
+
+    /**
+     * Completes when every offload queued so far has ended (copied, skipped or failed): for tests and for an
+     * orderly drain before shutdown.
+     *
+     * @return completes on the manager's callback threads
+     */
+    public CompletableFuture<Void> offloadsIdle() {
+        CompletableFuture<Void> idle = offloader == null ? CompletableFuture.completedFuture(null) : offloader.idle();
+        return idle.thenApplyAsync(v -> v, callbacks);
+    }
+
+    private TierState state(Tier tier) {
+        Objects.requireNonNull(tier, "tier");
+        TierState s = tiers.get(tier);
+        if (s == null) {
+            throw new IllegalArgumentException("this manager has no tier " + tier + "; its tiers are "
+                    + tiers.keySet());
+        }
+        return s;
+    }
+
+    TierState first() {
+        return tiers.get(Tier.G1);
+    }
+
+    private Optional<TierState> next(Tier tier) {
+        for (TierState s : tiers.values()) {
+            if (s.tier.ordinal() > tier.ordinal()) {
+                return Optional.of(s);
+            }
+        }
+        return Optional.empty();
+    }
+
+    private TierState tierOf(ImmutableBlock b, String what) {
+        for (TierState s : tiers.values()) {
+            if (s.pool == b.pool()) {
+                return s;
+            }
+        }
+        throw new IllegalArgumentException(what + ": " + b + " belongs to a pool of another manager");
+    }
+
+    ManagerMetrics metricsImpl() {
+        return metrics;
+    }
+
+    // ---------------------------------------------------------------- moving blocks between tiers
+
+    /**
+     * Copies blocks from one tier to another. Never fails as a whole: when the batch fails, each block is copied on
+     * its own so that exactly the blocks whose bytes did not land are reported, with their cause.
+     */
+    CompletableFuture<CopyOutcome> copy(TierState from, int[] src, TierState to, int[] dst) {
+        int n = src.length;
+        return transfer(from, src, to, dst).handle((v, err) -> err).thenCompose(err -> {
+            if (err == null) {
+                metrics.landed(from.tier, to.tier, n, n * from.blockBytes);
+                return CompletableFuture.completedFuture(new CopyOutcome(new Throwable[n]));
+            }
+            if (n == 1) {
+                metrics.failed(from.tier, to.tier, 1);
+                return CompletableFuture.completedFuture(new CopyOutcome(new Throwable[] {unwrap(err)}));
+            }
+            LOG.log(System.Logger.Level.DEBUG, () -> "a copy of " + n + " blocks " + from.tier + " -> " + to.tier
+                    + " failed (" + unwrap(err) + "); copying them one by one to find which");
+            Throwable[] causes = new Throwable[n];
+            CompletableFuture<?>[] singles = new CompletableFuture<?>[n];
+            for (int i = 0; i < n; i++) {
+                int j = i;
+                singles[i] = transfer(from, new int[] {src[i]}, to, new int[] {dst[i]}).handle((v2, e2) -> {
+                    if (e2 != null) {
+                        causes[j] = unwrap(e2);
+                        metrics.failed(from.tier, to.tier, 1);
+                    } else {
+                        metrics.landed(from.tier, to.tier, 1, from.blockBytes);
+                    }
+                    return null;
+                });
+            }
+            return CompletableFuture.allOf(singles).thenApply(x -> new CopyOutcome(causes));
+        });
+    }
+
+    private CompletableFuture<Void> transfer(TierState from, int[] src, TierState to, int[] dst) {
+        try {
+            if (bounceLayout != null && directExecutorMissing(from, to)) {
+                return bounced(from, src, to, dst);
+            }
+            return transport.executeTransfer(from.handle, src, to.handle, dst);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** One bounced transfer at a time: they share the bounce buffer. */
+    private synchronized CompletableFuture<Void> bounced(TierState from, int[] src, TierState to, int[] dst) {
+        TransferOptions options = TransferOptions.builder().bounceBuffer(bounceHandle, bounceBlocks).build();
+        CompletableFuture<Void> f = bounceTail.handle((v, e) -> null)
+                .thenCompose(x -> transport.executeTransfer(from.handle, src, to.handle, dst, options));
+        bounceTail = f;
+        return f;
+    }
+
+    /**
+     * Writes blocks just evicted from {@code from} to {@code to} (unless {@code to} has them), on the allocating
+     * thread, before the allocation returns. Blocks that cannot be written are lost from the cache, and counted.
+     */
+    private void writeBack(TierState from, TierState to, List<BlockMeta> evicted) {
+        if (closed) {
+            return;
+        }
+        List<BlockMeta> wanted = new ArrayList<>(evicted.size());
+        for (BlockMeta m : evicted) {
+            if (to.pool.isRegistered(m.sequenceHash())) {
+                metrics.skipped(from.tier, to.tier, 1);
+            } else {
+                wanted.add(m);
+            }
+        }
+        if (wanted.isEmpty()) {
+            return;
+        }
+        List<MutableBlock> dst;
+        try {
+            dst = to.pool.allocate(wanted.size());
+        } catch (NotEnoughBlocksException e) {
+            metrics.skipped(from.tier, to.tier, wanted.size());
+            LOG.log(System.Logger.Level.DEBUG, () -> "no room in " + to.tier + " for " + wanted.size()
+                    + " blocks evicted from " + from.tier + ": " + e.getMessage());
+            return;
+        }
+        int[] src = wanted.stream().mapToInt(BlockMeta::blockId).toArray();
+        int[] dstIds = dst.stream().mapToInt(MutableBlock::blockId).toArray();
+        CopyOutcome outcome;
+        try {
+            outcome = copy(from, src, to, dstIds).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            closeAll(dst);
+            return;
+        } catch (ExecutionException e) {
+            closeAll(dst);
+            LOG.log(System.Logger.Level.WARNING, "write-back " + from.tier + " -> " + to.tier + " failed", e);
+            return;
+        }
+        List<MutableBlock> landed = new ArrayList<>();
+        for (int i = 0; i < wanted.size(); i++) {
+            if (outcome.landed(i)) {
+                landed.add(dst.get(i).fill(wanted.get(i)));
+            } else {
+                dst.get(i).close();
+            }
+        }
+        closeAll(to.pool.register(landed)); // released at once: inactive in the lower tier, matchable there
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    /** Completes the caller's future on the callback threads, and remembers it until it is done (for close). */
+    private <T> CompletableFuture<T> track(CompletableFuture<T> internal) {
+        CompletableFuture<T> external = internal.whenCompleteAsync((v, e) -> { }, callbacks);
+        synchronized (inFlight) {
+            inFlight.add(internal);
+        }
+        internal.whenComplete((v, e) -> {
+            synchronized (inFlight) {
+                inFlight.remove(internal);
+            }
+        });
+        return external;
+    }
+
+    static Throwable unwrap(Throwable t) {
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    static void closeAll(List<? extends AutoCloseable> handles) {
+        for (AutoCloseable h : handles) {
+            if (h != null) {
+                try {
+                    h.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("KvBlockManager of worker " + Long.toUnsignedString(transport.workerId())
+                    + " is closed");
+        }
+    }
+
+    /**
+     * Stops offloading (queued offloads are dropped), waits up to 30 s for copies in flight, then closes the
+     * transport, ends every tier's event stream and frees every tier's memory. Blocks still held by callers stay
+     * valid handles, but their memory is gone. Idempotent.
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        if (offloader != null) {
+            offloader.close();
+        }
+        List<CompletableFuture<?>> pending;
+        synchronized (inFlight) {
+            pending = new ArrayList<>(inFlight);
+        }
+        try {
+            CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.log(System.Logger.Level.WARNING, "closing with transfers that failed or did not end: " + e);
+        }
+        transport.close();
+        for (TierState s : tiers.values()) {
+            s.pool.close();
+            s.layout.close();
+        }
+        if (bounceLayout != null) {
+            bounceLayout.close();
+        }
+        callbacks.shutdown();
+    }
+
+    @Override
+    public String toString() {
+        return "KvBlockManager[worker " + Long.toUnsignedString(transport.workerId()) + ", " + describeTiers() + "]";
+    }
+
+    /**
+     * Builds a {@link KvBlockManager}. Required: the model shape and tier G1. Defaults: a random worker id, the
+     * transport's default agent, duplicates refused, 4 offload batches in flight of up to 16 blocks, the JVM's
+     * {@link Backends#shared() shared backends}.
+     */
+    public static final class Builder {
+        private ModelShape shape;
+        private final Map<Tier, TierSpec> specs = new EnumMap<>(Tier.class);
+        private long workerId = new SecureRandom().nextLong() & Long.MAX_VALUE;
+        private String agentName = ""; // "": the transport's default; null: none
+        private BlockPool.Duplicates duplicates = BlockPool.Duplicates.REFUSE;
+        private int maxInFlight = 4;
+        private int batchSize = 16;
+        private Backends backends;
+
+        private Builder() {
+        }
+
+        /**
+         * Reads settings from a JSON or YAML file ({@code .json}, {@code .yaml}, {@code .yml}); builder calls after
+         * this one override what it set. The format is in the README.
+         *
+         * @param file the configuration
+         * @return this builder
+         * @throws IOException              when the file cannot be read
+         * @throws IllegalArgumentException when it is not valid; the message names the field and what is allowed
+         */
+        public Builder config(Path file) throws IOException {
+            ManagerConfig.read(file, this);
+            return this;
+        }
+
+        /**
+         * Sets the model's KV shape.
+         *
+         * @param shape the shape
+         * @return this builder
+         */
+        public Builder model(ModelShape shape) {
+            this.shape = Objects.requireNonNull(shape, "shape");
+            return this;
+        }
+
+        /**
+         * Adds (or replaces) a tier.
+         *
+         * @param tier the tier
+         * @param spec its size and layout
+         * @return this builder
+         */
+        public Builder tier(Tier tier, TierSpec spec) {
+            specs.put(Objects.requireNonNull(tier, "tier"), Objects.requireNonNull(spec, "spec"));
+            return this;
+        }
+
+        /**
+         * Sets this worker's id (unsigned 64-bit), as peers and layout handles name it.
+         *
+         * @param workerId the id
+         * @return this builder
+         */
+        public Builder workerId(long workerId) {
+            this.workerId = workerId;
+            return this;
+        }
+
+        /**
+         * Names the agent provider for remote blocks ({@code local}, {@code ucx}).
+         *
+         * @param name the provider's name
+         * @return this builder
+         */
+        public Builder agent(String name) {
+            this.agentName = Objects.requireNonNull(name, "name");
+            return this;
+        }
+
+        /**
+         * Builds without an agent: no remote blocks.
+         *
+         * @return this builder
+         */
+        public Builder withoutAgent() {
+            this.agentName = null;
+            return this;
+        }
+
+        /**
+         * Sets what registering an already registered hash does.
+         *
+         * @param duplicates refuse (hand back the registered block) or allow (keep a private duplicate)
+         * @return this builder
+         */
+        public Builder duplicates(BlockPool.Duplicates duplicates) {
+            this.duplicates = Objects.requireNonNull(duplicates, "duplicates");
+            return this;
+        }
+
+        /**
+         * Sets the offload concurrency.
+         *
+         * @param maxInFlight offload batches in flight at once, at least 1 (default 4)
+         * @param batchSize   blocks per offload batch, at least 1 (default 16); also half the bounce buffer
+         * @return this builder
+         */
+        public Builder offload(int maxInFlight, int batchSize) {
+            if (maxInFlight < 1 || batchSize < 1 || batchSize > 4096) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT,
+                        "offload needs maxInFlight >= 1 and batchSize 1..4096, got %d and %d", maxInFlight,
+                        batchSize));
+            }
+            this.maxInFlight = maxInFlight;
+            this.batchSize = batchSize;
+            return this;
+        }
+
+        /**
+         * Uses these providers instead of the JVM's shared ones.
+         *
+         * @param backends the providers
+         * @return this builder
+         */
+        public Builder backends(Backends backends) {
+            this.backends = Objects.requireNonNull(backends, "backends");
+            return this;
+        }
+
+        /**
+         * Allocates every tier, registers them with a new transport and starts the offload thread.
+         *
+         * @return the manager
+         * @throws IllegalArgumentException      when the shape or G1 is missing, or a tier is invalid
+         * @throws UnsupportedOperationException when no backend provides a tier's storage
+         */
+        public KvBlockManager build() {
+            return new KvBlockManager(this);
+        }
+    }
+}
