@@ -5,6 +5,7 @@
  */
 module dev.kvbm.bench {
     requires dev.kvbm.layout;
+    requires dev.kvbm.manager;
     requires jmh.core;
 
     exports dev.kvbm.bench;

@@ -18,6 +18,7 @@ public final class BlockEvents implements Flow.Publisher<List<BlockEvent>>, Auto
     private final ExecutorService delivery;
     private final SubmissionPublisher<List<BlockEvent>> publisher;
     private final AtomicLong dropped = new AtomicLong();
+    private volatile boolean subscribed;
 
     BlockEvents(String tier, int bufferBatches) {
         this.delivery = Executors.newSingleThreadExecutor(r -> {
@@ -30,6 +31,7 @@ public final class BlockEvents implements Flow.Publisher<List<BlockEvent>>, Auto
 
     @Override
     public void subscribe(Flow.Subscriber<? super List<BlockEvent>> subscriber) {
+        subscribed = true;
         publisher.subscribe(subscriber);
     }
 
@@ -46,6 +48,14 @@ public final class BlockEvents implements Flow.Publisher<List<BlockEvent>>, Auto
         } catch (IllegalStateException closedMeanwhile) {
             // close() raced this batch: the stream has ended, and the pool's operation must not fail for it
         }
+    }
+
+    /**
+     * {@return true once anyone has subscribed: the pool builds events only then (a plain field read, where the
+     * publisher's own check takes a lock on every call of the pool's hot paths)}
+     */
+    boolean hasSubscribers() {
+        return subscribed;
     }
 
     /** {@return events dropped because a subscriber's buffer was full, over all subscribers} */

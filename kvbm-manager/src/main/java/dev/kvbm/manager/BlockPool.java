@@ -10,7 +10,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeSet;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -71,14 +70,13 @@ public final class BlockPool implements AutoCloseable {
     private final Slot[] slots;
     private final ReentrantLock lock = new ReentrantLock();
     private final ArrayDeque<Slot> free = new ArrayDeque<>();
-    private final Map<Long, Slot> registry = new HashMap<>();
-    private final Map<Long, Integer> residentChildren = new HashMap<>();
-    private final TreeSet<Slot> inactive = new TreeSet<>(Comparator
-            .comparingInt((Slot s) -> s.hasResidentChildren ? 1 : 0)
-            .thenComparingInt(s -> s.priority)
-            .thenComparingLong(s -> s.releasedTick)
-            .thenComparingInt(s -> s.id));
+    /** Registered (matchable) blocks by sequence hash. */
+    private final LongTable registry; // sequence hash -> block id + 1
+    /** Resident children of parent hashes that are not registered here, so a parent arriving later knows them. */
+    private final LongTable orphanChildren; // parent hash -> resident children
+    private final Inactive inactive = new Inactive();
     private long tick;
+    private long registerMark; // guarded by lock
     private int active;
     private volatile Consumer<List<BlockMeta>> evictionListener; // set once by the manager before use
     private final AtomicLong matched = new AtomicLong();
@@ -90,6 +88,8 @@ public final class BlockPool implements AutoCloseable {
         this.duplicates = duplicates;
         this.events = new BlockEvents(name, 1024);
         this.slots = new Slot[numBlocks];
+        this.registry = new LongTable(numBlocks);
+        this.orphanChildren = new LongTable(numBlocks);
         for (int i = 0; i < numBlocks; i++) {
             slots[i] = new Slot(i);
             free.add(slots[i]);
@@ -214,9 +214,15 @@ public final class BlockPool implements AutoCloseable {
 
     /** Takes the first inactive block in eviction order out of the registry; the caller holds the lock. */
     private Slot evict() {
-        Slot s = inactive.pollFirst();
+        Slot s = inactive.first();
+        inactive.unlink(s);
         registry.remove(s.sequenceHash);
-        pendingEvents.add(new BlockEvent.Removed(name, s.sequenceHash));
+        if (events.hasSubscribers()) {
+            pendingEvents.add(new BlockEvent.Removed(name, s.sequenceHash));
+        }
+        if (s.children > 0) { // only when nothing else was left: its children stay, and will find it again
+            orphanChildren.add(s.sequenceHash, s.children);
+        }
         if (s.hasParent) {
             childLeft(s.parentHash);
         }
@@ -248,7 +254,7 @@ public final class BlockPool implements AutoCloseable {
         try {
             block.checkRegistrable(this);
             Slot s = block.consume(this);
-            Slot existing = registry.get(s.sequenceHash);
+            Slot existing = registered(s.sequenceHash);
             if (existing != null && duplicates == Duplicates.REFUSE) {
                 active--;
                 s.clear();
@@ -260,13 +266,16 @@ public final class BlockPool implements AutoCloseable {
             if (existing != null) {
                 s.duplicate = true; // private: never in the registry, freed when released
             } else {
-                registry.put(s.sequenceHash, s);
-                pendingEvents.add(new BlockEvent.Stored(name, s.sequenceHash, s.hasParent
-                        ? java.util.OptionalLong.of(s.parentHash) : java.util.OptionalLong.empty(), s.tokenCount));
+                registry.add(s.sequenceHash, s.id + 1); // absent: checked above
+                if (events.hasSubscribers()) {
+                    pendingEvents.add(new BlockEvent.Stored(name, s.sequenceHash, s.hasParent
+                            ? java.util.OptionalLong.of(s.parentHash) : java.util.OptionalLong.empty(),
+                            s.tokenCount));
+                }
+                s.children = orphanChildren.size() == 0 ? 0 : orphanChildren.remove(s.sequenceHash);
                 if (s.hasParent) {
                     childArrived(s.parentHash);
                 }
-                s.hasResidentChildren = residentChildren.getOrDefault(s.sequenceHash, 0) > 0;
             }
             return new ImmutableBlock(this, s);
         } finally {
@@ -286,13 +295,14 @@ public final class BlockPool implements AutoCloseable {
         try {
             // All or nothing: a bad block found halfway would leave the ones before it registered, held by
             // handles the caller never receives.
-            java.util.Set<MutableBlock> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-            for (MutableBlock b : blocks) {
-                Objects.requireNonNull(b, "a block in the list");
-                if (!seen.add(b)) {
+            long mark = ++registerMark; // an open handle owns its slot alone: a slot seen twice is a handle twice
+            for (int i = 0; i < blocks.size(); i++) {
+                MutableBlock b = Objects.requireNonNull(blocks.get(i), "a block in the list");
+                b.checkRegistrable(this);
+                if (b.slot().registerMark == mark) {
                     throw new IllegalArgumentException("block " + b.blockId() + " appears twice in the list");
                 }
-                b.checkRegistrable(this);
+                b.slot().registerMark = mark;
             }
             List<ImmutableBlock> out = new ArrayList<>(blocks.size());
             for (MutableBlock b : blocks) {
@@ -334,7 +344,7 @@ public final class BlockPool implements AutoCloseable {
         try {
             List<ImmutableBlock> out = new ArrayList<>();
             for (int i = from; i < sequenceHashes.length; i++) {
-                Slot s = registry.get(sequenceHashes[i]);
+                Slot s = registered(sequenceHashes[i]);
                 if (s == null) {
                     break;
                 }
@@ -350,7 +360,7 @@ public final class BlockPool implements AutoCloseable {
     ImmutableBlock acquireRegistered(long hash) {
         lock.lock();
         try {
-            Slot s = registry.get(hash);
+            Slot s = registered(hash);
             return s == null ? null : acquire(s);
         } finally {
             lock.unlock();
@@ -361,7 +371,7 @@ public final class BlockPool implements AutoCloseable {
     ImmutableBlock share(ImmutableBlock block, Slot s) {
         lock.lock();
         try {
-            block.ensureOpen("block " + s.id);
+            block.ensureOpen(s.id);
             return acquire(s);
         } finally {
             lock.unlock();
@@ -371,7 +381,7 @@ public final class BlockPool implements AutoCloseable {
     /** A new holder of a registered block; the caller holds the lock. */
     private ImmutableBlock acquire(Slot s) {
         if (s.refCount == 0) {
-            inactive.remove(s);
+            inactive.unlink(s);
             active++;
         }
         s.refCount++;
@@ -389,11 +399,11 @@ public final class BlockPool implements AutoCloseable {
         lock.lock();
         try {
             for (long hash : sequenceHashes) {
-                Slot s = registry.get(hash);
+                Slot s = registered(hash);
                 if (s != null && s.refCount == 0) {
-                    inactive.remove(s);
+                    inactive.unlink(s);
                     s.releasedTick = ++tick;
-                    inactive.add(s);
+                    inactive.link(s);
                 }
             }
         } finally {
@@ -415,37 +425,35 @@ public final class BlockPool implements AutoCloseable {
     boolean isRegistered(long sequenceHash) {
         lock.lock();
         try {
-            return registry.containsKey(sequenceHash);
+            return registry.get(sequenceHash) != 0;
         } finally {
             lock.unlock();
         }
     }
 
+    /** {@return the block registered under {@code hash}, or null} */
+    private Slot registered(long hash) {
+        int id = registry.get(hash);
+        return id == 0 ? null : slots[id - 1];
+    }
+
     private void childArrived(long parentHash) {
-        int n = residentChildren.merge(parentHash, 1, Integer::sum);
-        if (n == 1) {
-            reposition(parentHash, true);
+        Slot parent = registered(parentHash);
+        if (parent == null) {
+            orphanChildren.add(parentHash, 1);
+        } else if (parent.children++ == 0 && parent.refCount == 0) {
+            inactive.unlink(parent); // no longer a leaf: it moves behind the leaves
+            inactive.link(parent);
         }
     }
 
     private void childLeft(long parentHash) {
-        int n = residentChildren.merge(parentHash, -1, Integer::sum);
-        if (n <= 0) {
-            residentChildren.remove(parentHash);
-            reposition(parentHash, false);
-        }
-    }
-
-    /** Updates a registered block's leaf flag, moving it in the eviction order if it is inactive. */
-    private void reposition(long hash, boolean hasChildren) {
-        Slot parent = registry.get(hash);
-        if (parent == null || parent.hasResidentChildren == hasChildren) {
-            return;
-        }
-        boolean wasInactive = parent.refCount == 0 && inactive.remove(parent);
-        parent.hasResidentChildren = hasChildren;
-        if (wasInactive) {
-            inactive.add(parent);
+        Slot parent = registered(parentHash);
+        if (parent == null) {
+            orphanChildren.add(parentHash, -1);
+        } else if (--parent.children == 0 && parent.refCount == 0) {
+            inactive.unlink(parent); // a leaf again
+            inactive.link(parent);
         }
     }
 
@@ -465,25 +473,58 @@ public final class BlockPool implements AutoCloseable {
     void releaseImmutable(Slot s, int priority) {
         lock.lock();
         try {
-            if (s.refCount <= 0) {
-                throw new IllegalStateException("block " + s.id + " released more often than it was acquired");
-            }
-            s.priority = Math.min(s.priority, priority);
-            if (--s.refCount > 0) {
-                return;
-            }
-            active--;
-            if (s.duplicate) {
-                s.clear();
-                free.addFirst(s);
-                return;
-            }
-            s.releasedTick = ++tick;
-            inactive.add(s);
+            releaseLocked(s, priority);
         } finally {
             lock.unlock();
         }
     }
+
+    /**
+     * Releases many holders' shares under one lock: what a request does with its blocks when it ends. Handles
+     * already closed are skipped, as {@link ImmutableBlock#close()} would.
+     *
+     * @param blocks shared blocks of this pool
+     * @throws IllegalArgumentException when a block belongs to another pool; nothing is released then
+     */
+    public void release(List<ImmutableBlock> blocks) {
+        Objects.requireNonNull(blocks, "blocks");
+        for (int i = 0; i < blocks.size(); i++) {
+            ImmutableBlock b = Objects.requireNonNull(blocks.get(i), "a block in the list");
+            if (b.pool() != this) {
+                throw new IllegalArgumentException(b + " belongs to pool " + b.pool().name() + ", not " + name);
+            }
+        }
+        lock.lock();
+        try {
+            for (int i = 0; i < blocks.size(); i++) {
+                ImmutableBlock b = blocks.get(i);
+                if (b.markClosed()) {
+                    releaseLocked(b.slot(), b.releasePriority());
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void releaseLocked(Slot s, int priority) {
+        if (s.refCount <= 0) {
+            throw new IllegalStateException("block " + s.id + " released more often than it was acquired");
+        }
+        s.priority = Math.min(s.priority, priority);
+        if (--s.refCount > 0) {
+            return;
+        }
+        active--;
+        if (s.duplicate) {
+            s.clear();
+            free.addFirst(s);
+            return;
+        }
+        s.releasedTick = ++tick;
+        inactive.link(s);
+    }
+
 
     /** One block's state; guarded by the pool's lock. */
     static final class Slot {
@@ -498,7 +539,13 @@ public final class BlockPool implements AutoCloseable {
         int priority = Integer.MAX_VALUE;
         long releasedTick;
         boolean duplicate;
-        boolean hasResidentChildren;
+        long registerMark;
+        /** Resident
+ registered blocks whose parent is this block; a block without any is a leaf. */
+        int children;
+        Slot prev;
+        Slot next;
+        Inactive.Bucket bucket;
 
         Slot(int id) {
             this.id = id;
@@ -513,17 +560,38 @@ public final class BlockPool implements AutoCloseable {
             refCount = 0;
             priority = Integer.MAX_VALUE;
             duplicate = false;
-            hasResidentChildren = false;
+            children = 0;
+
         }
     }
 
     /** Guards a handle against use after close and against closing twice. */
     abstract static class Handle implements AutoCloseable {
-        final AtomicBoolean closed = new AtomicBoolean();
+        private static final java.lang.invoke.VarHandle CLOSED;
 
-        void ensureOpen(String what) {
-            if (closed.get()) {
-                throw new IllegalStateException(what + " was released; a handle is used until it is closed");
+        static {
+            try {
+                CLOSED = java.lang.invoke.MethodHandles.lookup().findVarHandle(Handle.class, "closed", boolean.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        private volatile boolean closed;
+
+        /** {@return true for the one caller that closes this handle} */
+        final boolean markClosed() {
+            return !closed && CLOSED.compareAndSet(this, false, true);
+        }
+
+        final boolean isClosed() {
+            return closed;
+        }
+
+        void ensureOpen(int blockId) {
+            if (closed) {
+                throw new IllegalStateException("block " + blockId
+                        + " was released; a handle is used until it is closed");
             }
         }
     }

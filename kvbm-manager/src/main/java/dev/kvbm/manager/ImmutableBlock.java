@@ -11,7 +11,8 @@ public final class ImmutableBlock extends BlockPool.Handle {
     private final BlockPool pool;
     private final BlockPool.Slot slot;
     private final long sequenceHash;
-    private final OptionalLong parentHash;
+    private final boolean hasParent;
+    private final long parentHash;
     private final boolean duplicate;
     private volatile int priority = Integer.MAX_VALUE;
 
@@ -19,7 +20,8 @@ public final class ImmutableBlock extends BlockPool.Handle {
         this.pool = pool;
         this.slot = slot;
         this.sequenceHash = slot.sequenceHash;
-        this.parentHash = slot.hasParent ? OptionalLong.of(slot.parentHash) : OptionalLong.empty();
+        this.hasParent = slot.hasParent;
+        this.parentHash = slot.parentHash;
         this.duplicate = slot.duplicate;
     }
 
@@ -35,8 +37,9 @@ public final class ImmutableBlock extends BlockPool.Handle {
 
     /** {@return the sequence hash of the block before it in its sequence, or empty for a first block} */
     public OptionalLong parentHash() {
-        return parentHash;
+        return hasParent ? OptionalLong.of(parentHash) : OptionalLong.empty();
     }
+
 
     /** {@return the tier (pool) the block lives in, e.g. {@code "G2"}} */
     public String tier() {
@@ -46,6 +49,15 @@ public final class ImmutableBlock extends BlockPool.Handle {
     BlockPool pool() {
         return pool;
     }
+
+    BlockPool.Slot slot() {
+        return slot;
+    }
+
+    int releasePriority() {
+        return priority;
+    }
+
 
     /** {@return what the block is registered as, for a copy in another tier} */
     BlockMeta meta() {
@@ -70,7 +82,7 @@ public final class ImmutableBlock extends BlockPool.Handle {
      * @return this handle
      */
     public ImmutableBlock priority(int priority) {
-        ensureOpen("block " + slot.id);
+        ensureOpen(slot.id);
         this.priority = priority;
         return this;
     }
@@ -78,7 +90,7 @@ public final class ImmutableBlock extends BlockPool.Handle {
     /** Releases this holder's share; idempotent. */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
+        if (markClosed()) {
             pool.releaseImmutable(slot, priority);
         }
     }

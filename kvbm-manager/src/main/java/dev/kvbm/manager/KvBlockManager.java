@@ -710,7 +710,33 @@ public final class KvBlockManager implements AutoCloseable {
         return t;
     }
 
+    /**
+     * Releases shared blocks, one lock per pool: what a request does when it ends.
+     *
+     * @param blocks blocks of any of this manager's tiers, in any order; closed handles are skipped
+     */
+    public static void release(List<ImmutableBlock> blocks) {
+        Objects.requireNonNull(blocks, "blocks");
+        BlockPool only = blocks.isEmpty() ? null : blocks.getFirst().pool();
+        for (ImmutableBlock b : blocks) {
+            if (Objects.requireNonNull(b, "a block in the list").pool() != only) {
+                only = null;
+                break;
+            }
+        }
+        if (only != null) {
+            only.release(blocks);
+            return;
+        }
+        Map<BlockPool, List<ImmutableBlock>> byPool = new IdentityHashMap<>();
+        for (ImmutableBlock b : blocks) {
+            byPool.computeIfAbsent(b.pool(), p -> new ArrayList<>()).add(b);
+        }
+        byPool.forEach(BlockPool::release);
+    }
+
     static void closeAll(List<? extends AutoCloseable> handles) {
+
         for (AutoCloseable h : handles) {
             if (h != null) {
                 try {

@@ -23,15 +23,19 @@ public final class MutableBlock extends BlockPool.Handle {
         return slot.id;
     }
 
+    BlockPool.Slot slot() {
+        return slot;
+    }
+
     /** {@return the block's state} */
     public BlockPool.State state() {
-        ensureOpen("block " + slot.id);
+        ensureOpen(slot.id);
         return slot.state;
     }
 
     /** {@return the tokens the block holds so far (a copy)} */
     public int[] tokens() {
-        ensureOpen("block " + slot.id);
+        ensureOpen(slot.id);
         return BlockPool.copyTokens(slot);
     }
 
@@ -44,7 +48,7 @@ public final class MutableBlock extends BlockPool.Handle {
      * @throws IllegalStateException when the tokens do not fit in the page or the block is complete
      */
     public MutableBlock appendTokens(int... tokens) {
-        ensureOpen("block " + slot.id);
+        ensureOpen(slot.id);
         BlockPool p = owner();
         if (slot.state == BlockPool.State.COMPLETE) {
             throw new IllegalStateException("block " + slot.id + " is complete; allocate another for more tokens");
@@ -73,7 +77,7 @@ public final class MutableBlock extends BlockPool.Handle {
      */
     public MutableBlock complete(TokenBlockSequence sequence, int index) {
         Objects.requireNonNull(sequence, "sequence");
-        ensureOpen("block " + slot.id);
+        ensureOpen(slot.id);
         BlockPool p = owner();
         if (sequence.pageSize() != p.pageSize()) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
@@ -85,14 +89,17 @@ public final class MutableBlock extends BlockPool.Handle {
                     "block %d of the sequence is not complete (it has %d complete blocks)", index,
                     sequence.completeBlocks()));
         }
-        int[] tokens = sequence.blockTokens(index);
-        int[] held = BlockPool.copyTokens(slot);
-        if (!Arrays.equals(held, 0, held.length, tokens, 0, held.length)) {
+        if (slot.tokenCount > 0 && !sequence.blockStartsWith(index, slot.tokens, slot.tokenCount)) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "block %d already holds tokens %s, which are not the start of the sequence's block %d",
-                    slot.id, Arrays.toString(held), index));
+                    slot.id, Arrays.toString(BlockPool.copyTokens(slot)), index));
         }
-        BlockPool.setTokens(slot, tokens, p.pageSize());
+        if (slot.tokens == null) {
+            slot.tokens = new int[p.pageSize()];
+        }
+        sequence.copyBlockTokens(index, slot.tokens);
+        slot.tokenCount = p.pageSize();
+
         slot.sequenceHash = sequence.sequenceHash(index);
         slot.hasParent = index > 0;
         slot.parentHash = index > 0 ? sequence.sequenceHash(index - 1) : 0;
@@ -102,7 +109,7 @@ public final class MutableBlock extends BlockPool.Handle {
 
     /** Completes the block as a copy of a block registered in another tier (same tokens and hashes). */
     MutableBlock fill(BlockMeta meta) {
-        ensureOpen("block " + slot.id);
+        ensureOpen(slot.id);
         if (meta.tokens().length != pool.pageSize()) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "a block of %d tokens cannot fill block %d of pool %s, whose pages hold %d", meta.tokens().length,
@@ -126,7 +133,7 @@ public final class MutableBlock extends BlockPool.Handle {
         if (by != pool) {
             throw new IllegalArgumentException("block " + slot.id + " belongs to another pool");
         }
-        if (closed.get()) {
+        if (isClosed()) {
             throw new IllegalStateException("block " + slot.id + " was released or registered already");
         }
         if (slot.state != BlockPool.State.COMPLETE) {
@@ -139,7 +146,7 @@ public final class MutableBlock extends BlockPool.Handle {
     /** Marks this handle used up by {@code register}; returns its slot. */
     BlockPool.Slot consume(BlockPool by) {
         checkRegistrable(by);
-        if (!closed.compareAndSet(false, true)) {
+        if (!markClosed()) {
             throw new IllegalStateException("block " + slot.id + " was released or registered already");
         }
         return slot;
@@ -148,7 +155,7 @@ public final class MutableBlock extends BlockPool.Handle {
     /** Gives the block back empty, unless it was registered; idempotent. */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
+        if (markClosed()) {
             pool.releaseMutable(slot);
         }
     }

@@ -76,8 +76,9 @@ public final class OnboardResult implements AutoCloseable {
     /** Releases every onboarded block; idempotent. */
     @Override
     public void close() {
-        onboarded.forEach(ImmutableBlock::close);
+        KvBlockManager.release(onboarded);
     }
+
 
     @Override
     public String toString() {

@@ -34,11 +34,12 @@ public final class PrefixMatch implements AutoCloseable {
         return blocks.stream().filter(b -> !b.tier().equals(Tier.G1.name())).toList();
     }
 
-    /** Releases every matched block; idempotent. */
+    /** Releases every matched block, one lock per tier; idempotent. */
     @Override
     public void close() {
-        blocks.forEach(ImmutableBlock::close);
+        KvBlockManager.release(blocks);
     }
+
 
     @Override
     public String toString() {

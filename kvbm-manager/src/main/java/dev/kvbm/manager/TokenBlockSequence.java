@@ -159,7 +159,18 @@ public final class TokenBlockSequence {
         return Arrays.copyOfRange(tokens, block * pageSize, (block + 1) * pageSize);
     }
 
+    /** Copies the tokens of complete block {@code block} into {@code into} (a page's worth). */
+    void copyBlockTokens(int block, int[] into) {
+        System.arraycopy(tokens, block * pageSize, into, 0, pageSize);
+    }
+
+    /** {@return true when complete block {@code block} starts with the first {@code count} of {@code prefix}} */
+    boolean blockStartsWith(int block, int[] prefix, int count) {
+        return Arrays.equals(tokens, block * pageSize, block * pageSize + count, prefix, 0, count);
+    }
+
     /** {@return every token, complete blocks and the partial one (a copy)} */
+
     public int[] tokens() {
         return Arrays.copyOf(tokens, tokenCount);
     }

@@ -1,0 +1,133 @@
+package dev.kvbm.bench;
+
+import dev.kvbm.manager.BlockPool;
+import dev.kvbm.manager.ImmutableBlock;
+import dev.kvbm.manager.MutableBlock;
+import dev.kvbm.manager.TokenBlockSequence;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OperationsPerInvocation;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The block pool's hot paths, per block, next to the baseline the issue names: one {@link HashMap} lookup per block
+ * in a map as large as the pool's registry, in the same run. {@code PoolRatios} prints the ratios.
+ *
+ * <ul>
+ *   <li>{@code allocateRegisterRelease}: a request of 16 blocks is allocated (evicting the least recently used
+ *       inactive blocks once the pool is full, as in steady state), completed with its tokens and hashes,
+ *       registered, and released to the inactive pool.</li>
+ *   <li>{@code match128}: a 128-block prefix, registered and inactive, is matched (every block revived) and
+ *       released again.</li>
+ * </ul>
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Fork(value = 2, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+public class BlockPoolBenchmark {
+    static final int PAGE = 16;
+    static final int POOL = 4096;
+    static final int REQUEST = 16;
+    static final int PREFIX = 128;
+
+    private BlockPool pool;
+    private TokenBlockSequence stream; // 4 x POOL blocks: a hash comes round again only after it was evicted
+    private int next;
+    private BlockPool matchPool;
+    private long[] prefix;
+    private Map<Long, Integer> baseline;
+    private long[] baselineKeys;
+    private int baselineNext;
+
+    @Setup
+    public void setUp() {
+        pool = BlockPool.create("bench", POOL, PAGE, BlockPool.Duplicates.REFUSE);
+        int[] tokens = new int[4 * POOL * PAGE];
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = i * 31 + 7;
+        }
+        stream = TokenBlockSequence.of(tokens, PAGE, 1337);
+
+        matchPool = BlockPool.create("bench-match", POOL, PAGE, BlockPool.Duplicates.REFUSE);
+        // The pool holds POOL registered blocks (inactive), of which the prefix is the first 128.
+        List<MutableBlock> blocks = matchPool.allocate(POOL);
+        List<MutableBlock> completed = new ArrayList<>(POOL);
+        for (int i = 0; i < POOL; i++) {
+            completed.add(blocks.get(i).complete(stream, i));
+        }
+        matchPool.register(completed).forEach(ImmutableBlock::close);
+        prefix = java.util.Arrays.copyOf(stream.sequenceHashes(), PREFIX);
+
+        baseline = new HashMap<>();
+        long[] all = stream.sequenceHashes();
+        for (int i = 0; i < POOL; i++) {
+            baseline.put(all[i], i);
+        }
+        baselineKeys = java.util.Arrays.copyOf(all, POOL);
+    }
+
+    @TearDown
+    public void tearDown() {
+        pool.close();
+        matchPool.close();
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(REQUEST)
+    public void allocateRegisterRelease(Blackhole bh) {
+        List<MutableBlock> blocks = pool.allocate(REQUEST);
+        for (int i = 0; i < REQUEST; i++) {
+            blocks.get(i).complete(stream, next);
+            next = next + 1 == stream.completeBlocks() ? 0 : next + 1;
+        }
+        List<ImmutableBlock> registered = pool.register(blocks);
+        bh.consume(registered.getLast().blockId());
+        pool.release(registered); // the request ends: its blocks go inactive, one lock for all
+
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(PREFIX)
+    public void match128(Blackhole bh) {
+        List<ImmutableBlock> hit = matchPool.match(prefix);
+        bh.consume(hit.getLast().blockId());
+        matchPool.release(hit);
+    }
+
+    /** Baseline: one HashMap lookup per block, in a map of the pool's size, 16 at a time. */
+    @Benchmark
+    @OperationsPerInvocation(REQUEST)
+    public void hashMapLookup16(Blackhole bh) {
+        for (int i = 0; i < REQUEST; i++) {
+            bh.consume(baseline.get(baselineKeys[baselineNext]));
+            baselineNext = baselineNext + 1 == baselineKeys.length ? 0 : baselineNext + 1;
+        }
+    }
+
+    /** Baseline: one HashMap lookup per block of a 128-block prefix. */
+    @Benchmark
+    @OperationsPerInvocation(PREFIX)
+    public void hashMapLookup128(Blackhole bh) {
+        for (int i = 0; i < PREFIX; i++) {
+            bh.consume(baseline.get(prefix[i]));
+        }
+    }
+}
