@@ -307,7 +307,11 @@ final class TestDoubles {
             MemType memType = MemType.of(storage.kind());
             long deviceId = 0;
             Lifetime.Hook hook = config.honoursLifetime
-                    ? storage.onClose("test agent " + name, () -> registered.remove(region)) : null;
+                    ? storage.onClose("test agent " + name, () -> {
+                        synchronized (this) { // waits for a copy from this region (post holds the lock) to end
+                            registered.remove(region);
+                        }
+                    }) : null;
             registered.add(region);
             return new Registration() {
                 @Override
@@ -395,22 +399,12 @@ final class TestDoubles {
                 if (peer == null || peer.closed) {
                     throw new IllegalStateException("peer " + transfer.remoteAgent() + " is closed");
                 }
-                if (config.honoursLifetime) {
-                    check(transfer.remote().descriptors(), peer.registered);
-                }
-                for (int i = 0; i < transfer.local().descriptors().size(); i++) {
-                    MemoryRegion l = transfer.local().descriptors().get(i).region();
-                    MemoryRegion r = transfer.remote().descriptors().get(i).region();
-                    if (!config.honoursLifetime && (!isLive(l) || !isLive(r))) {
-                        continue; // broken: "succeeds" on freed memory
+                // Check and copy under the peer's lock, which its withdrawal takes: a region is never freed mid-copy.
+                synchronized (config.honoursLifetime ? peer : new Object()) {
+                    if (config.honoursLifetime) {
+                        check(transfer.remote().descriptors(), peer.registered);
                     }
-                    MemorySegment local = resolve(l);
-                    MemorySegment remote = resolve(r);
-                    if (transfer.operation() == AgentTransfer.Operation.READ) {
-                        local.copyFrom(remote);
-                    } else {
-                        remote.copyFrom(local);
-                    }
+                    copy(transfer);
                 }
                 transfer.notificationBytes().ifPresent(bytes -> {
                     for (int i = 0; i < config.notificationCopies; i++) {
@@ -420,6 +414,23 @@ final class TestDoubles {
                 return CompletableFuture.completedFuture(null);
             } catch (RuntimeException e) {
                 return CompletableFuture.failedFuture(e);
+            }
+        }
+
+        private void copy(AgentTransfer transfer) {
+            for (int i = 0; i < transfer.local().descriptors().size(); i++) {
+                MemoryRegion l = transfer.local().descriptors().get(i).region();
+                MemoryRegion r = transfer.remote().descriptors().get(i).region();
+                if (!config.honoursLifetime && (!isLive(l) || !isLive(r))) {
+                    continue; // broken: "succeeds" on freed memory
+                }
+                MemorySegment local = resolve(l);
+                MemorySegment remote = resolve(r);
+                if (transfer.operation() == AgentTransfer.Operation.READ) {
+                    local.copyFrom(remote);
+                } else {
+                    remote.copyFrom(local);
+                }
             }
         }
 
