@@ -234,23 +234,23 @@ class KvBlockManagerTest {
     @Test
     void aFailedOnboardFromDiskReportsExactlyThatBlockAndNeverRegistersIt() {
         KvBlockManager kvbm = manager(4, 4, 32);
-        TokenBlockSequence a = sequence(0, 4);
-        KvBlockManager.closeAll(Kv.prefill(kvbm, a));
-        await(kvbm);
-        KvBlockManager.closeAll(Kv.prefill(kvbm, sequence(9000, 4)));
-        await(kvbm);
-        onboardWithOneFailure(kvbm, a, Tier.G3);
+        onboardWithOneFailure(kvbm, pushedOutOfG1(kvbm), Tier.G3);
     }
 
     @Test
     void aFailedOnboardFromHostReportsExactlyThatBlockAndNeverRegistersIt() {
         KvBlockManager kvbm = manager(4, 16, 0);
+        onboardWithOneFailure(kvbm, pushedOutOfG1(kvbm), Tier.G2);
+    }
+
+    /** Prefills 4 blocks, then 4 others that push them out of a 4-block G1 (and, with a 4-block G2, to G3). */
+    private static TokenBlockSequence pushedOutOfG1(KvBlockManager kvbm) {
         TokenBlockSequence a = sequence(0, 4);
         KvBlockManager.closeAll(Kv.prefill(kvbm, a));
         await(kvbm);
         KvBlockManager.closeAll(Kv.prefill(kvbm, sequence(9000, 4)));
         await(kvbm); // blocks being offloaded are held; G1 needs all four back
-        onboardWithOneFailure(kvbm, a, Tier.G2);
+        return a;
     }
 
     private void onboardWithOneFailure(KvBlockManager kvbm, TokenBlockSequence a, Tier from) {
