@@ -72,12 +72,6 @@ final class LongTable {
         }
     }
 
-    /** Sets {@code key} to a non-zero {@code value}. */
-    void put(long key, int value) {
-        int old = get(key);
-        add(key, value - old);
-    }
-
     /** Removes {@code key}; returns its value (0 when absent). */
     int remove(long key) {
         for (int i = home(key); ; i = (i + 1) & mask) {
