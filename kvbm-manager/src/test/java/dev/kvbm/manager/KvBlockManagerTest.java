@@ -318,6 +318,37 @@ class KvBlockManagerTest {
                 .hasMessageContaining("closed");
     }
 
+    @Test
+    void carelessCallsAreRefusedByNameAndTakeNothing() {
+        KvBlockManager kvbm = manager(4, 8, 0);
+        try (OnboardResult none = kvbm.onboard(List.of()).join()) {
+            assertThat(none.onboarded()).isEmpty();
+            assertThat(none.isComplete()).isTrue();
+        }
+        List<ImmutableBlock> held = Kv.prefill(kvbm, sequence(0, 2));
+        await(kvbm); // the offload holds shares while it copies
+        held.get(1).close(); // the second of the list is released: the first was shared before the refusal
+        assertThatThrownBy(() -> kvbm.onboard(held)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("was released");
+        assertThat(kvbm.metrics().tier(Tier.G1).active()).as("the other block's share was given back").isEqualTo(1);
+
+        BlockPool other = BlockPool.create("other", 2, SHAPE.pageSize(), BlockPool.Duplicates.REFUSE);
+        assertThatThrownBy(() -> other.release(held)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("not other");
+        KvBlockManager.release(held); // the closed handle is skipped, the open one released
+        assertThat(kvbm.metrics().tier(Tier.G1).active()).isZero();
+
+        int free = kvbm.metrics().tier(Tier.G1).free() + kvbm.metrics().tier(Tier.G1).inactive();
+        assertThatThrownBy(() -> kvbm.pull(new RemoteBlocks(kvbm.handle(Tier.G2), new int[] {Integer.MAX_VALUE})))
+                .isInstanceOf(IndexOutOfBoundsException.class);
+        assertThat(kvbm.metrics().tier(Tier.G1).free() + kvbm.metrics().tier(Tier.G1).inactive())
+                .as("a refused pull frees the blocks it took").isEqualTo(free);
+        assertThatThrownBy(() -> kvbm.allocate(5)).isInstanceOf(NotEnoughBlocksException.class)
+                .hasMessageContaining("5").hasMessageContaining("4");
+        assertThatThrownBy(() -> new RemoteBlocks(kvbm.handle(Tier.G2), new int[] {-1}))
+                .hasMessageContaining("negative");
+    }
+
     /** Collects a pool's events as "stored H" / "removed H". */
     static final class EventLog implements Flow.Subscriber<List<BlockEvent>> {
         final List<String> events = new CopyOnWriteArrayList<>();
