@@ -33,8 +33,8 @@ import java.util.function.Consumer;
  * block (the new one is reset and freed: {@link Duplicates#REFUSE}, the default) or keeps the new one as a
  * private duplicate that {@code match} never returns and that is freed when released ({@link Duplicates#ALLOW}).
  *
- * <p>Thread-safe; one lock, held for work proportional to the blocks asked (hash lookups and ordered-set updates
- * of O(log n)), never for a scan of the pool.
+ * <p>Thread-safe; one lock, held for work proportional to the blocks asked (a hash-table probe and a few list
+ * links per block), never for a scan of the pool.
  */
 public final class BlockPool implements AutoCloseable {
 
@@ -89,7 +89,7 @@ public final class BlockPool implements AutoCloseable {
         this.events = new BlockEvents(name, 1024);
         this.slots = new Slot[numBlocks];
         this.registry = new LongTable(numBlocks);
-        this.orphanChildren = new LongTable(numBlocks);
+        this.orphanChildren = new LongTable(16); // grows when a workload orphans many children at once
         for (int i = 0; i < numBlocks; i++) {
             slots[i] = new Slot(i);
             free.add(slots[i]);
@@ -224,7 +224,7 @@ public final class BlockPool implements AutoCloseable {
             orphanChildren.add(s.sequenceHash, s.children);
         }
         if (s.hasParent) {
-            childLeft(s.parentHash);
+            childLeft(s);
         }
         s.clear();
         return s;
@@ -238,8 +238,10 @@ public final class BlockPool implements AutoCloseable {
      * @throws IllegalStateException when the block is not complete or its handle was closed
      */
     public ImmutableBlock register(MutableBlock block) {
+        Objects.requireNonNull(block, "block");
         lock.lock();
         try {
+            block.checkRegistrable(this);
             ImmutableBlock registered = registerOne(block);
             flushEvents();
             return registered;
@@ -248,39 +250,34 @@ public final class BlockPool implements AutoCloseable {
         }
     }
 
+    /** Registers a block already checked by {@link MutableBlock#checkRegistrable}; the caller holds the lock. */
     private ImmutableBlock registerOne(MutableBlock block) {
-        Objects.requireNonNull(block, "block");
-        lock.lock();
-        try {
-            block.checkRegistrable(this);
-            Slot s = block.consume(this);
-            Slot existing = registered(s.sequenceHash);
-            if (existing != null && duplicates == Duplicates.REFUSE) {
+        Slot s = block.consumeLocked();
+        int existingId = registry.putIfAbsent(s.sequenceHash, s.id + 1); // one probe: look up, and claim if absent
+        if (existingId != 0) {
+            Slot existing = slots[existingId - 1];
+            if (duplicates == Duplicates.REFUSE) {
                 active--;
                 s.clear();
                 free.addFirst(s);
                 return acquire(existing);
             }
+            s.duplicate = true; // private: never in the registry, freed when released
             s.state = State.REGISTERED;
             s.refCount = 1;
-            if (existing != null) {
-                s.duplicate = true; // private: never in the registry, freed when released
-            } else {
-                registry.add(s.sequenceHash, s.id + 1); // absent: checked above
-                if (events.hasSubscribers()) {
-                    pendingEvents.add(new BlockEvent.Stored(name, s.sequenceHash, s.hasParent
-                            ? java.util.OptionalLong.of(s.parentHash) : java.util.OptionalLong.empty(),
-                            s.tokenCount));
-                }
-                s.children = orphanChildren.size() == 0 ? 0 : orphanChildren.remove(s.sequenceHash);
-                if (s.hasParent) {
-                    childArrived(s.parentHash);
-                }
-            }
             return new ImmutableBlock(this, s);
-        } finally {
-            lock.unlock();
         }
+        s.state = State.REGISTERED;
+        s.refCount = 1;
+        if (events.hasSubscribers()) {
+            pendingEvents.add(new BlockEvent.Stored(name, s.sequenceHash, s.hasParent
+                    ? java.util.OptionalLong.of(s.parentHash) : java.util.OptionalLong.empty(), s.tokenCount));
+        }
+        s.children = orphanChildren.size() == 0 ? 0 : orphanChildren.remove(s.sequenceHash);
+        if (s.hasParent) {
+            childArrived(s);
+        }
+        return new ImmutableBlock(this, s);
     }
 
     /**
@@ -305,8 +302,15 @@ public final class BlockPool implements AutoCloseable {
                 b.slot().registerMark = mark;
             }
             List<ImmutableBlock> out = new ArrayList<>(blocks.size());
-            for (MutableBlock b : blocks) {
-                out.add(registerOne(b));
+            Slot previous = null;
+            for (int i = 0; i < blocks.size(); i++) {
+                MutableBlock b = blocks.get(i);
+                if (previous != null) {
+                    b.slot().parent = previous; // a hint: the block before is usually the parent (checked on use)
+                }
+                ImmutableBlock registered = registerOne(b);
+                out.add(registered);
+                previous = registered.slot();
             }
             flushEvents();
             return out;
@@ -342,7 +346,7 @@ public final class BlockPool implements AutoCloseable {
     List<ImmutableBlock> match(long[] sequenceHashes, int from) {
         lock.lock();
         try {
-            List<ImmutableBlock> out = new ArrayList<>();
+            List<ImmutableBlock> out = new ArrayList<>(Math.min(Math.max(sequenceHashes.length - from, 0), 1024));
             for (int i = from; i < sequenceHashes.length; i++) {
                 Slot s = registered(sequenceHashes[i]);
                 if (s == null) {
@@ -437,20 +441,35 @@ public final class BlockPool implements AutoCloseable {
         return id == 0 ? null : slots[id - 1];
     }
 
-    private void childArrived(long parentHash) {
-        Slot parent = registered(parentHash);
+    /**
+     * The block registered under {@code s}'s parent hash, or null: from the slot's remembered parent when that slot
+     * still is the registered block of that hash (a non-duplicate registered slot is the registry's entry for its
+     * hash), else from the registry, remembered for next time.
+     */
+    private Slot parentOf(Slot s) {
+        Slot p = s.parent;
+        if (p != null && p.state == State.REGISTERED && !p.duplicate && p.sequenceHash == s.parentHash) {
+            return p;
+        }
+        p = registered(s.parentHash);
+        s.parent = p;
+        return p;
+    }
+
+    private void childArrived(Slot child) {
+        Slot parent = parentOf(child);
         if (parent == null) {
-            orphanChildren.add(parentHash, 1);
+            orphanChildren.add(child.parentHash, 1);
         } else if (parent.children++ == 0 && parent.refCount == 0) {
             inactive.unlink(parent); // no longer a leaf: it moves behind the leaves
             inactive.link(parent);
         }
     }
 
-    private void childLeft(long parentHash) {
-        Slot parent = registered(parentHash);
+    private void childLeft(Slot child) {
+        Slot parent = parentOf(child);
         if (parent == null) {
-            orphanChildren.add(parentHash, -1);
+            orphanChildren.add(child.parentHash, -1);
         } else if (--parent.children == 0 && parent.refCount == 0) {
             inactive.unlink(parent); // a leaf again
             inactive.link(parent);
@@ -459,21 +478,26 @@ public final class BlockPool implements AutoCloseable {
 
     // Called by the handles.
 
-    void releaseMutable(Slot s) {
+    void releaseMutable(MutableBlock block) {
         lock.lock();
         try {
-            active--;
-            s.clear();
-            free.addFirst(s);
+            if (block.closeLocked()) {
+                Slot s = block.slot();
+                active--;
+                s.clear();
+                free.addFirst(s);
+            }
         } finally {
             lock.unlock();
         }
     }
 
-    void releaseImmutable(Slot s, int priority) {
+    void releaseImmutable(ImmutableBlock block) {
         lock.lock();
         try {
-            releaseLocked(s, priority);
+            if (block.closeLocked()) {
+                releaseLocked(block.slot(), block.releasePriority());
+            }
         } finally {
             lock.unlock();
         }
@@ -498,7 +522,7 @@ public final class BlockPool implements AutoCloseable {
         try {
             for (int i = 0; i < blocks.size(); i++) {
                 ImmutableBlock b = blocks.get(i);
-                if (b.markClosed()) {
+                if (b.closeLocked()) {
                     releaseLocked(b.slot(), b.releasePriority());
                 }
             }
@@ -543,6 +567,8 @@ public final class BlockPool implements AutoCloseable {
         /** Resident
  registered blocks whose parent is this block; a block without any is a leaf. */
         int children;
+        /** The registered parent when last looked up: a hint, valid while that slot holds the parent hash. */
+        Slot parent;
         Slot prev;
         Slot next;
         Inactive.Bucket bucket;
@@ -561,11 +587,14 @@ public final class BlockPool implements AutoCloseable {
             priority = Integer.MAX_VALUE;
             duplicate = false;
             children = 0;
-
+            parent = null;
         }
     }
 
-    /** Guards a handle against use after close and against closing twice. */
+    /**
+     * Guards a handle against use after close and against closing twice. A handle is closed only under its pool's
+     * lock, so closing needs no atomic instruction; the flag is volatile so that other threads see it.
+     */
     abstract static class Handle implements AutoCloseable {
         private static final java.lang.invoke.VarHandle CLOSED;
 
@@ -579,9 +608,13 @@ public final class BlockPool implements AutoCloseable {
 
         private volatile boolean closed;
 
-        /** {@return true for the one caller that closes this handle} */
-        final boolean markClosed() {
-            return !closed && CLOSED.compareAndSet(this, false, true);
+        /** {@return true for the one caller that closes this handle}; the caller holds the pool's lock */
+        final boolean closeLocked() {
+            if (closed) {
+                return false;
+            }
+            CLOSED.setRelease(this, true);
+            return true;
         }
 
         final boolean isClosed() {

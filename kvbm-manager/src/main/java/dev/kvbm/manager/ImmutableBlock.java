@@ -90,8 +90,8 @@ public final class ImmutableBlock extends BlockPool.Handle {
     /** Releases this holder's share; idempotent. */
     @Override
     public void close() {
-        if (markClosed()) {
-            pool.releaseImmutable(slot, priority);
+        if (!isClosed()) {
+            pool.releaseImmutable(this);
         }
     }
 

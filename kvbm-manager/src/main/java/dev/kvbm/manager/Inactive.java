@@ -35,6 +35,8 @@ final class Inactive {
     private final TreeMap<Integer, Bucket> parents = new TreeMap<>();
     private Bucket lastLeaf; // the bucket most recently linked into, to skip the map lookup
     private Bucket lastParent;
+    private Bucket firstLeaf; // the lowest-priority bucket of each map, or null when the map is empty
+    private Bucket firstParent;
     private int size;
 
     int size() {
@@ -43,22 +45,26 @@ final class Inactive {
 
     /** {@return the block to evict next; there must be one} */
     BlockPool.Slot first() {
-        Bucket b = firstNonEmpty(leaves);
-        return (b != null ? b : firstNonEmpty(parents)).head;
+        Bucket b = firstLeaf != null && firstLeaf.head != null ? firstLeaf : firstNonEmpty(true);
+        return (b != null ? b : firstNonEmpty(false)).head;
     }
 
-    private static Bucket firstNonEmpty(TreeMap<Integer, Bucket> map) {
-        while (true) {
-            Map.Entry<Integer, Bucket> e = map.firstEntry();
-            if (e == null) {
-                return null;
-            }
-            if (e.getValue().head != null) {
-                return e.getValue();
-            }
-            e.getValue().inMap = false;
+    /** The first non-empty bucket of leaves or parents, dropping the emptied ones before it; null when none. */
+    private Bucket firstNonEmpty(boolean leaf) {
+        TreeMap<Integer, Bucket> map = leaf ? leaves : parents;
+        Bucket b = leaf ? firstLeaf : firstParent;
+        while (b != null && b.head == null) {
+            b.inMap = false;
             map.pollFirstEntry();
+            Map.Entry<Integer, Bucket> e = map.firstEntry();
+            b = e == null ? null : e.getValue();
         }
+        if (leaf) {
+            firstLeaf = b;
+        } else {
+            firstParent = b;
+        }
+        return b;
     }
 
     /** Adds a released block (its tick set) at its place in its bucket. */
@@ -71,6 +77,14 @@ final class Inactive {
             if (b == null) {
                 b = new Bucket(leaf, s.priority);
                 map.put(s.priority, b);
+                Bucket first = leaf ? firstLeaf : firstParent;
+                if (first == null || b.priority < first.priority) {
+                    if (leaf) {
+                        firstLeaf = b;
+                    } else {
+                        firstParent = b;
+                    }
+                }
             }
             if (leaf) {
                 lastLeaf = b;

@@ -1,26 +1,30 @@
 package dev.kvbm.manager;
 
 /**
- * An open-addressing hash table from {@code long} keys to non-zero {@code int} values with a fixed capacity (the
- * pool's block count bounds every use): no boxing, no resizing, linear probing with backward-shift deletion. A key
+ * An open-addressing hash table from {@code long} keys to non-zero {@code int} values: no boxing, linear probing
+ * with backward-shift deletion, a load factor of at most one half (the table doubles when it would pass it). A key
  * and its value share one cache line ({@code table[2i]}, {@code table[2i+1]}); value 0 marks an empty entry. The
- * pool keeps block ids + 1 in one table and child counts in another. Not thread-safe: the pool's lock guards it.
+ * pool keeps block ids + 1 in one table (sized for the pool, so it never grows) and child counts of absent parents
+ * in another (usually a handful of keys, so it stays small and in cache). Not thread-safe: the pool's lock guards
+ * it.
  */
 final class LongTable {
-    private final long[] table;
-    private final int mask;
-    private final int capacity;
+    private long[] table;
+    private int mask;
     private int size;
 
-    /** A table for up to {@code capacity} keys. */
-    LongTable(int capacity) {
-        int n = Integer.highestOneBit(Math.max(4, capacity) * 2 - 1) << 1; // load factor <= 0.5
+    /** A table that holds {@code expected} keys without growing. */
+    LongTable(int expected) {
+        int n = Integer.highestOneBit(Math.max(4, expected) * 2 - 1) << 1; // load factor <= 0.5
         this.table = new long[2 * n];
         this.mask = n - 1;
-        this.capacity = capacity;
     }
 
     private int home(long key) {
+        return home(key, mask);
+    }
+
+    private static int home(long key, int mask) {
         long h = key * 0x9E3779B97F4A7C15L;
         return (int) (h >>> 40) & mask; // the high bits of the product mix every bit of the key
     }
@@ -39,23 +43,35 @@ final class LongTable {
     }
 
     /**
+     * Maps {@code key} to {@code value} unless it is mapped already: one probe for the lookup and the insertion.
+     *
+     * @param value not 0
+     * @return the value {@code key} had, or 0 when it was absent and now maps to {@code value}
+     */
+    int putIfAbsent(long key, int value) {
+        for (int i = home(key); ; i = (i + 1) & mask) {
+            long v = table[2 * i + 1];
+            if (v == 0) {
+                insertAt(i, key, value);
+                return 0;
+            }
+            if (table[2 * i] == key) {
+                return (int) v;
+            }
+        }
+    }
+
+    /**
      * Adds {@code delta} to the value of {@code key} (absent counts as 0); a result of 0 removes the key.
      *
      * @return the new value
      */
     int add(long key, int delta) {
-        int i = home(key);
-        while (true) {
+        for (int i = home(key); ; i = (i + 1) & mask) {
             long v = table[2 * i + 1];
             if (v == 0) {
                 if (delta != 0) {
-                    if (size == capacity) {
-                        throw new IllegalStateException("table of " + capacity + " keys is full (a pool invariant"
-                                + " broke)");
-                    }
-                    table[2 * i] = key;
-                    table[2 * i + 1] = delta;
-                    size++;
+                    insertAt(i, key, delta);
                 }
                 return delta;
             }
@@ -68,7 +84,6 @@ final class LongTable {
                 }
                 return c;
             }
-            i = (i + 1) & mask;
         }
     }
 
@@ -88,6 +103,39 @@ final class LongTable {
 
     int size() {
         return size;
+    }
+
+    /** Fills the empty entry {@code i}, first doubling the table when that would pass a load of one half. */
+    private void insertAt(int i, long key, long value) {
+        if (2 * (size + 1) > mask + 1) {
+            grow();
+            i = home(key);
+            while (table[2 * i + 1] != 0) {
+                i = (i + 1) & mask;
+            }
+        }
+        table[2 * i] = key;
+        table[2 * i + 1] = value;
+        size++;
+    }
+
+    private void grow() {
+        long[] old = table;
+        int n = 2 * (mask + 1);
+        long[] grown = new long[2 * n];
+        int m = n - 1;
+        for (int j = 0; j < old.length; j += 2) {
+            if (old[j + 1] != 0) {
+                int i = home(old[j], m);
+                while (grown[2 * i + 1] != 0) {
+                    i = (i + 1) & m;
+                }
+                grown[2 * i] = old[j];
+                grown[2 * i + 1] = old[j + 1];
+            }
+        }
+        table = grown;
+        mask = m;
     }
 
     /** Empties entry {@code i} and shifts back the entries after it that probed past it. */

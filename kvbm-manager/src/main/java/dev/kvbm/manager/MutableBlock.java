@@ -143,10 +143,9 @@ public final class MutableBlock extends BlockPool.Handle {
         }
     }
 
-    /** Marks this handle used up by {@code register}; returns its slot. */
-    BlockPool.Slot consume(BlockPool by) {
-        checkRegistrable(by);
-        if (!markClosed()) {
+    /** Marks this handle used up by {@code register}, after {@link #checkRegistrable}; returns its slot. */
+    BlockPool.Slot consumeLocked() {
+        if (!closeLocked()) {
             throw new IllegalStateException("block " + slot.id + " was released or registered already");
         }
         return slot;
@@ -155,8 +154,8 @@ public final class MutableBlock extends BlockPool.Handle {
     /** Gives the block back empty, unless it was registered; idempotent. */
     @Override
     public void close() {
-        if (markClosed()) {
-            pool.releaseMutable(slot);
+        if (!isClosed()) {
+            pool.releaseMutable(this);
         }
     }
 
