@@ -32,4 +32,16 @@ public class DiscoveredExecutorVerification extends TransferExecutorVerification
         return Subject.current().destinationKind();
     }
 
+    /** Memory the CPU cannot reach (device memory) is written through an executor of its backend. */
+    @Override
+    protected void write(dev.kvbm.api.spi.Storage storage, long offset, byte[] bytes) {
+        Reach.write(storage, offset, bytes);
+    }
+
+    /** Memory the CPU cannot reach (device memory) is read through an executor of its backend. */
+    @Override
+    protected byte[] read(dev.kvbm.api.spi.Storage storage, long offset, int length) {
+        return Reach.read(storage, offset, length);
+    }
+
 }

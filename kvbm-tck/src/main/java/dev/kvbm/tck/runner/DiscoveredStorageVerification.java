@@ -15,4 +15,16 @@ public class DiscoveredStorageVerification extends StorageVerification {
     protected StorageKind kind() {
         return Subject.current().kind();
     }
+
+    /** Memory the CPU cannot reach (device memory) is written through an executor of its backend. */
+    @Override
+    protected void write(dev.kvbm.api.spi.Storage storage, long offset, byte[] bytes) {
+        Reach.write(storage, offset, bytes);
+    }
+
+    /** Memory the CPU cannot reach (device memory) is read through an executor of its backend. */
+    @Override
+    protected byte[] read(dev.kvbm.api.spi.Storage storage, long offset, int length) {
+        return Reach.read(storage, offset, length);
+    }
 }

@@ -122,6 +122,7 @@ public final class TckRunner {
                     + " on the module path (scripts/tck path/to/backend.jar)");
             return 2;
         }
+        Reach.backends = backends;
         List<Result> results = run(subjects);
         printTable(results, out);
         Path file = writeReport(results, report);
