@@ -60,6 +60,33 @@ public interface StorageProvider extends BackendProvider {
                 + " files, so it takes no directory; give a directory to a disk provider only");
     }
 
+    /**
+     * The checks every provider makes before it allocates, with the messages the kit expects: the kind is one it
+     * supports, the size is positive, the alignment a power of two.
+     *
+     * @param provider  the provider's name, for the message
+     * @param kind      the kind asked for
+     * @param supported whether the provider {@linkplain #supports supports} {@code kind}
+     * @param size      bytes asked for
+     * @param alignment alignment asked for
+     * @throws IllegalArgumentException naming what was wrong and what would be right
+     */
+    static void checkAllocation(String provider, StorageKind kind, boolean supported, long size, long alignment) {
+        if (!supported) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                    "%s cannot allocate %s storage; ask Backends.storageProvider(kind) for a provider that can",
+                    provider, kind));
+        }
+        if (size <= 0) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                    "cannot allocate %d bytes of %s storage: size must be > 0", size, kind));
+        }
+        if (alignment <= 0 || Long.bitCount(alignment) != 1) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                    "alignment %d for %s storage is not a power of two", alignment, kind));
+        }
+    }
+
     /** {@return bytes allocated by this provider and not yet closed} */
     long bytesOutstanding();
 

@@ -90,7 +90,7 @@ public final class DiskStorageProvider implements StorageProvider {
     /** Creates and preallocates a new file of {@code size} bytes; the requested fd is ignored. */
     @Override
     public Storage allocate(StorageKind kind, long size, long alignment) {
-        Allocations.check(name(), kind, supports(kind), size, alignment);
+        StorageProvider.checkAllocation(name(), kind, supports(kind), size, alignment);
         ensureAvailable();
         if (!Files.isDirectory(directory) || !Files.isWritable(directory)) {
             throw new KvbmException(String.format(Locale.ROOT,

@@ -52,7 +52,7 @@ public final class SystemStorageProvider implements StorageProvider {
 
     @Override
     public Storage allocate(StorageKind kind, long size, long alignment) {
-        Allocations.check(name(), kind, supports(kind), size, alignment);
+        StorageProvider.checkAllocation(name(), kind, supports(kind), size, alignment);
         Arena arena = Arena.ofShared();
         MemorySegment segment;
         try {
