@@ -34,7 +34,8 @@ static int initialized;
 static int version = 13000;
 static int device_count = 1;
 static int op_delay_us = 50;
-static long pageable_copies, violations, kernel_launches, batch_calls, live_allocations;
+static long pageable_copies, violations, kernel_launches, batch_calls, live_allocations, events_created;
+static int last_host_alloc_flags = -1;
 static __thread void *current_ctx;
 static char contexts[64];
 
@@ -71,6 +72,8 @@ long standin_violations(void) { return violations; }
 long standin_kernel_launches(void) { return kernel_launches; }
 long standin_batch_calls(void) { return batch_calls; }
 long standin_live_allocations(void) { return live_allocations; }
+long standin_events_created(void) { return events_created; }
+int standin_last_host_alloc_flags(void) { return last_host_alloc_flags; }
 
 // --- memory table -----------------------------------------------------------------------------------------------
 enum { DEVICE = 1, PINNED = 2, REGISTERED = 3 };
@@ -309,6 +312,7 @@ CUresult cuMemHostAlloc(void **out, size_t bytes, unsigned int flags) {
     NEED_CONTEXT();
     INJECT("cuMemHostAlloc");
     if (bytes == 0 || (flags & ~7u) != 0) return INVALID_VALUE;
+    last_host_alloc_flags = (int) flags;
     void *p = aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
     if (p == NULL) return OUT_OF_MEMORY;
     if (add_range((uint64_t) p, bytes, PINNED) != OK) { free(p); return OUT_OF_MEMORY; }
@@ -427,6 +431,7 @@ CUresult cuEventCreate(void **out, unsigned int flags) {
     INJECT("cuEventCreate");
     (void) flags;
     event_t *e = calloc(1, sizeof *e);
+    __atomic_add_fetch(&events_created, 1, __ATOMIC_RELAXED);
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     *out = e;

@@ -77,13 +77,21 @@ public final class CudaDeviceStorageProvider implements StorageProvider {
         CudaDriver driver = probe.require(name());
         int device = kind.deviceId();
         driver.makeCurrent(device);
-        long base = driver.memAlloc(CudaStorageProviders.padded(size, alignment, DRIVER_ALIGNMENT));
+        long base = driver.memAlloc(CudaStorageProviders.padded(kind, size, alignment, DRIVER_ALIGNMENT));
         long start = CudaStorageProviders.alignUp(base, alignment);
-        accounting.allocated(size);
-        return new CudaStorage.Device(device, new MemoryRegion(start, size), accounting, () -> {
+        Runnable free = () -> {
             driver.makeCurrent(device);
             driver.memFree(base);
-        });
+        };
+        CudaStorage storage;
+        try {
+            storage = new CudaStorage.Device(device, new MemoryRegion(start, size), accounting, free);
+        } catch (RuntimeException | Error e) {
+            free.run();
+            throw e;
+        }
+        accounting.allocated(size);
+        return storage;
     }
 
     @Override

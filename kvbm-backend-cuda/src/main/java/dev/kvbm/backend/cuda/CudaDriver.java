@@ -167,6 +167,12 @@ final class CudaDriver {
      * @return the driver, or why it cannot be used
      */
     static Probe probe(String library) {
+        if (!CudaDriver.class.getModule().isNativeAccessEnabled()) {
+            // Checked before any restricted call, so the JDK prints no warning and the reason names the flag.
+            return new Probe(null, new IllegalStateException("native access is not enabled for module "
+                    + CudaDriver.class.getModule().getName() + "; run with --enable-native-access="
+                    + (CudaDriver.class.getModule().isNamed() ? "dev.kvbm.backend.cuda" : "ALL-UNNAMED")));
+        }
         CudaDriver driver;
         try {
             driver = load(library);

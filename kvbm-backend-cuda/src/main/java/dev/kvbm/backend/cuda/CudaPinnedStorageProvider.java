@@ -71,15 +71,23 @@ public final class CudaPinnedStorageProvider implements StorageProvider {
         CudaDriver driver = probe.require(name());
         int flags = CudaDriver.MEMHOSTALLOC_PORTABLE | CudaDriver.MEMHOSTALLOC_DEVICEMAP
                 | (writeCombined ? CudaDriver.MEMHOSTALLOC_WRITECOMBINED : 0);
-        long bytes = CudaStorageProviders.padded(size, alignment, PAGE);
+        long bytes = CudaStorageProviders.padded(kind, size, alignment, PAGE);
         driver.makeCurrent(0);
         long base = driver.memHostAlloc(bytes, flags);
         long start = CudaStorageProviders.alignUp(base, alignment);
-        accounting.allocated(size);
-        return new CudaStorage.Pinned(new MemoryRegion(start, size), accounting, () -> {
+        Runnable free = () -> {
             driver.makeCurrent(0);
             driver.memFreeHost(base);
-        });
+        };
+        CudaStorage storage;
+        try {
+            storage = new CudaStorage.Pinned(new MemoryRegion(start, size), accounting, free);
+        } catch (RuntimeException | Error e) {
+            free.run(); // never leak the pinned memory when its view cannot be made
+            throw e;
+        }
+        accounting.allocated(size);
+        return storage;
     }
 
     /**
@@ -95,17 +103,29 @@ public final class CudaPinnedStorageProvider implements StorageProvider {
         if (!memory.isNative() || memory.byteSize() == 0) {
             throw new IllegalArgumentException("only non-empty native memory can be pinned, got " + memory);
         }
+        if (!memory.scope().isAlive()) {
+            throw new IllegalArgumentException("memory " + memory + " was already freed (its arena is closed);"
+                    + " pin memory while its owner keeps it allocated");
+        }
         CudaDriver driver = probe.require(name());
         long address = memory.address();
         long size = memory.byteSize();
         driver.makeCurrent(0);
         driver.memHostRegister(address, size,
                 CudaDriver.MEMHOSTREGISTER_PORTABLE | CudaDriver.MEMHOSTREGISTER_DEVICEMAP);
-        accounting.allocated(size);
-        return new CudaStorage.Pinned(new MemoryRegion(address, size), accounting, () -> {
+        Runnable unpin = () -> {
             driver.makeCurrent(0);
             driver.memHostUnregister(address);
-        });
+        };
+        CudaStorage.Pinned storage;
+        try {
+            storage = new CudaStorage.Pinned(new MemoryRegion(address, size), accounting, unpin);
+        } catch (RuntimeException | Error e) {
+            unpin.run();
+            throw e;
+        }
+        accounting.allocated(size);
+        return storage;
     }
 
     @Override

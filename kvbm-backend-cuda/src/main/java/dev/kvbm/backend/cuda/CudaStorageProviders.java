@@ -1,6 +1,7 @@
 package dev.kvbm.backend.cuda;
 
 import dev.kvbm.api.StorageKind;
+import dev.kvbm.api.spi.StorageProvider;
 
 import java.util.Locale;
 
@@ -9,29 +10,30 @@ final class CudaStorageProviders {
     private CudaStorageProviders() {
     }
 
+    /** The checks every provider makes, plus this backend's limit on alignment. */
     static void checkRequest(String provider, StorageKind kind, boolean supported, long size, long alignment) {
-        if (!supported) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "%s cannot allocate %s storage; ask Backends.storageProvider(kind) for a provider that can",
-                    provider, kind));
-        }
-        if (size <= 0) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "cannot allocate %d bytes of %s storage: size must be > 0", size, kind));
-        }
-        if (alignment <= 0 || Long.bitCount(alignment) != 1) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "alignment %d for %s storage is not a power of two", alignment, kind));
-        }
+        StorageProvider.checkAllocation(provider, kind, supported, size, alignment);
         if (alignment > 1L << 30) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "alignment %d for %s storage exceeds 1 GiB, the largest this backend honours", alignment, kind));
         }
     }
 
-    /** Bytes to ask the driver for so that an {@code alignment}-aligned range of {@code size} fits. */
-    static long padded(long size, long alignment, long driverAlignment) {
-        return alignment <= driverAlignment ? size : Math.addExact(size, alignment);
+    /**
+     * Bytes to ask the driver for so that an {@code alignment}-aligned range of {@code size} fits.
+     *
+     * @throws IllegalArgumentException when that exceeds what a 64-bit size can say
+     */
+    static long padded(StorageKind kind, long size, long alignment, long driverAlignment) {
+        if (alignment <= driverAlignment) {
+            return size;
+        }
+        if (size > Long.MAX_VALUE - alignment) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT,
+                    "cannot allocate %d bytes of %s storage aligned to %d: the size plus the alignment overflows",
+                    size, kind, alignment));
+        }
+        return size + alignment;
     }
 
     static long alignUp(long address, long alignment) {

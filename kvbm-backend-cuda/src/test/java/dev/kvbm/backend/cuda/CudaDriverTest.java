@@ -137,4 +137,46 @@ class CudaDriverTest {
         assertThatThrownBy(() -> pinned.pin(MemorySegment.ofArray(new byte[16])))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("native memory");
     }
+
+    @Test
+    void aSizeThatOverflowsWithItsAlignmentIsRefusedByName() {
+        CudaStandIn s = CudaStandIn.get();
+        long live = s.liveAllocations();
+        assertThatThrownBy(() -> s.device().allocate(StorageKind.device(0), Long.MAX_VALUE - 100, 1 << 20))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("overflows");
+        assertThatThrownBy(() -> s.pinned().allocate(StorageKind.PINNED, Long.MAX_VALUE, 1 << 16))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("overflows");
+        assertThatThrownBy(() -> s.device().allocate(StorageKind.device(0), 64, 1L << 31))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("exceeds 1 GiB");
+        assertThat(s.liveAllocations()).isEqualTo(live);
+    }
+
+    @Test
+    void memoryWhoseArenaIsClosedIsNotPinned() {
+        CudaStandIn s = CudaStandIn.get();
+        MemorySegment freed;
+        try (Arena arena = Arena.ofConfined()) {
+            freed = arena.allocate(4096, 4096);
+        }
+        assertThatThrownBy(() -> s.pinned().pin(freed)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("already freed");
+    }
+
+    @Test
+    void writeCombinedPinnedMemoryAsksTheDriverForItAndIsReadableAndWritable() {
+        CudaStandIn s = CudaStandIn.get();
+        CudaPinnedStorageProvider wc = s.pinned().writeCombined();
+        try (Storage storage = wc.allocate(StorageKind.PINNED, 8192)) {
+            assertThat(s.lastHostAllocFlags()).isEqualTo(CudaDriver.MEMHOSTALLOC_PORTABLE
+                    | CudaDriver.MEMHOSTALLOC_DEVICEMAP | CudaDriver.MEMHOSTALLOC_WRITECOMBINED);
+            byte[] bytes = {1, 2, 3, 4};
+            CudaKits.write(s.probe, storage, 100, bytes);
+            assertThat(CudaKits.read(s.probe, storage, 100, 4)).containsExactly(bytes);
+        }
+        try (Storage plain = s.pinned().allocate(StorageKind.PINNED, 8192)) {
+            assertThat(s.lastHostAllocFlags()).isEqualTo(CudaDriver.MEMHOSTALLOC_PORTABLE
+                    | CudaDriver.MEMHOSTALLOC_DEVICEMAP);
+        }
+        assertThat(wc.bytesOutstanding()).isZero();
+    }
 }

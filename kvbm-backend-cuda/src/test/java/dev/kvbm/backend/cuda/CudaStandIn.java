@@ -1,5 +1,7 @@
 package dev.kvbm.backend.cuda;
 
+import org.junit.jupiter.api.Assumptions;
+
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -18,7 +20,6 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * TEST DOUBLE: the host-memory stand-in for the CUDA driver ({@code src/test/c/cuda_standin.c}), built with gcc
@@ -58,6 +59,8 @@ final class CudaStandIn {
     private final MethodHandle kernelLaunches;
     private final MethodHandle batchCalls;
     private final MethodHandle liveAllocations;
+    private final MethodHandle eventsCreated;
+    private final MethodHandle lastHostAllocFlags;
 
     private CudaStandIn(Path library) {
         this.library = library;
@@ -74,6 +77,9 @@ final class CudaStandIn {
         kernelLaunches = counter(linker, lookup, "standin_kernel_launches");
         batchCalls = counter(linker, lookup, "standin_batch_calls");
         liveAllocations = counter(linker, lookup, "standin_live_allocations");
+        eventsCreated = counter(linker, lookup, "standin_events_created");
+        lastHostAllocFlags = linker.downcallHandle(lookup.find("standin_last_host_alloc_flags").orElseThrow(),
+                FunctionDescriptor.of(JAVA_INT));
         this.probe = CudaDriver.probe(library.toString());
     }
 
@@ -134,7 +140,7 @@ final class CudaStandIn {
         if (List.of(require.split(",")).contains("cuda-standin")) {
             fail(reason + " (and KVBM_REQUIRE=cuda-standin says it must be there)");
         }
-        assumeTrue(false, reason);
+        Assumptions.abort(reason);
     }
 
     /** The next {@code after}+1-th call of {@code function} returns {@code result} instead of working. */
@@ -193,6 +199,19 @@ final class CudaStandIn {
 
     long liveAllocations() {
         return read(liveAllocations);
+    }
+
+    long eventsCreated() {
+        return read(eventsCreated);
+    }
+
+    /** {@return the flags of the last {@code cuMemHostAlloc}} */
+    int lastHostAllocFlags() {
+        try {
+            return (int) lastHostAllocFlags.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
     }
 
     CudaPinnedStorageProvider pinned() {
