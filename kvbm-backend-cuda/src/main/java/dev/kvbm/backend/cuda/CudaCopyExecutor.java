@@ -13,6 +13,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -93,9 +94,10 @@ final class CudaCopyExecutor implements TransferExecutor {
     private final String name;
     private final CudaDriver driver;
     private final Options options;
-    private final ReentrantLock lock = new ReentrantLock(); // guards submissions, pending, devices, buffers
+    private final ReentrantLock lock = new ReentrantLock(); // guards submissions, devices, events, buffers
     private final Condition work = lock.newCondition();
-    private final List<Pending> pending = new ArrayList<>();
+    /** Submissions handed to the completion thread, which moves them to its own list of those it polls. */
+    private final List<Pending> submitted = new ArrayList<>();
     private final Map<Integer, DeviceState> devices = new HashMap<>();
     private final ArrayDeque<Long> descriptorBuffers = new ArrayDeque<>();
     private final List<Long> allDescriptorBuffers = new ArrayList<>();
@@ -217,18 +219,21 @@ final class CudaCopyExecutor implements TransferExecutor {
             } catch (CudaException e) {
                 enqueueError = e; // copies enqueued before it still run: wait for them before releasing anything
             }
-            MemorySegment event;
+            MemorySegment event = null;
             try {
-                event = driver.eventCreate();
+                event = state.event();
                 driver.eventRecord(event, stream);
             } catch (CudaException e) {
-                driver.streamSynchronize(stream);
+                if (event != null) {
+                    driver.eventDestroy(event);
+                }
+                driver.streamSynchronize(stream); // no event to wait for: wait for the stream itself
                 buffers.forEach(descriptorBuffers::push);
                 leases.close();
                 future.completeExceptionally(enqueueError != null ? enqueueError : e);
                 return;
             }
-            pending.add(new Pending(device, event, future, leases, buffers, enqueueError));
+            submitted.add(new Pending(state, event, future, leases, buffers, enqueueError));
             work.signal();
         } catch (RuntimeException e) {
             leases.close();
@@ -378,6 +383,8 @@ final class CudaCopyExecutor implements TransferExecutor {
         MemorySegment module;
         MemorySegment kernel;
         String kernelProblem;
+        /** Completion events done with, for reuse; guarded by the executor's lock. */
+        final ArrayDeque<MemorySegment> events = new ArrayDeque<>();
 
         DeviceState(int device) {
             this.device = device;
@@ -394,8 +401,18 @@ final class CudaCopyExecutor implements TransferExecutor {
             }
         }
 
+        /** A completion event: a used one when there is one; the caller holds the lock, the context current. */
+        MemorySegment event() {
+            MemorySegment event = events.poll();
+            return event != null ? event : driver.eventCreate();
+        }
+
         void destroy() {
             driver.makeCurrent(device);
+            for (MemorySegment event : events) {
+                driver.eventDestroy(event);
+            }
+            events.clear();
             for (MemorySegment s : List.of(h2d, d2h, d2d)) {
                 driver.streamDestroy(s);
             }
@@ -406,18 +423,22 @@ final class CudaCopyExecutor implements TransferExecutor {
     }
 
     /** One submission whose event the completion thread waits for. */
-    private record Pending(int device, MemorySegment event, CompletableFuture<Void> future, Leases leases,
+    private record Pending(DeviceState device, MemorySegment event, CompletableFuture<Void> future, Leases leases,
                            List<Long> buffers, CudaException enqueueError) {
     }
 
-    /** The completion thread: polls every pending event, spinning briefly before it parks. */
+    /**
+     * The completion thread: takes new submissions under the lock, polls their events without it (the driver's
+     * query must not hold up submitters), spinning briefly before it parks.
+     */
     private void complete() {
+        List<Pending> polled = new ArrayList<>();
+        int current = -1; // the device whose context is current on this thread
         long idleSince = System.nanoTime();
         while (true) {
-            List<Pending> snapshot;
             lock.lock();
             try {
-                while (pending.isEmpty()) {
+                while (submitted.isEmpty() && polled.isEmpty()) {
                     if (closing && stagingDone()) {
                         cleanUp();
                         return;
@@ -429,17 +450,23 @@ final class CudaCopyExecutor implements TransferExecutor {
                     }
                     idleSince = System.nanoTime();
                 }
-                snapshot = List.copyOf(pending);
+                polled.addAll(submitted);
+                submitted.clear();
             } finally {
                 lock.unlock();
             }
             boolean progressed = false;
-            for (Pending p : snapshot) {
+            for (Iterator<Pending> it = polled.iterator(); it.hasNext(); ) {
+                Pending p = it.next();
                 int r;
                 try {
-                    driver.makeCurrent(p.device());
+                    if (p.device().device != current) {
+                        driver.makeCurrent(p.device().device);
+                        current = p.device().device;
+                    }
                     r = driver.eventQuery(p.event());
                 } catch (RuntimeException e) {
+                    it.remove();
                     finish(p, e);
                     progressed = true;
                     continue;
@@ -447,8 +474,9 @@ final class CudaCopyExecutor implements TransferExecutor {
                 if (r == CudaDriver.ERROR_NOT_READY) {
                     continue;
                 }
+                it.remove();
                 finish(p, r == CudaDriver.SUCCESS ? null
-                        : driver.failure(r, "cuEventQuery", "completion of a copy on device " + p.device()));
+                        : driver.failure(r, "cuEventQuery", "completion of a copy on device " + p.device().device));
                 progressed = true;
             }
             if (progressed) {
@@ -461,15 +489,19 @@ final class CudaCopyExecutor implements TransferExecutor {
         }
     }
 
+    /** Gives back what a finished submission held, then completes its future; on the completion thread. */
     private void finish(Pending p, Throwable failure) {
         lock.lock();
         try {
-            pending.remove(p);
             p.buffers().forEach(descriptorBuffers::push);
-            try {
-                driver.eventDestroy(p.event());
-            } catch (CudaException e) {
-                LOG.log(System.Logger.Level.WARNING, "could not destroy a completion event: " + e.getMessage());
+            if (failure == null) {
+                p.device().events.push(p.event()); // reused by a later submission
+            } else {
+                try {
+                    driver.eventDestroy(p.event());
+                } catch (CudaException e) {
+                    LOG.log(System.Logger.Level.WARNING, "could not destroy a completion event: " + e.getMessage());
+                }
             }
         } finally {
             lock.unlock();
@@ -700,16 +732,6 @@ final class CudaCopyExecutor implements TransferExecutor {
             if (destination != null) {
                 destination.close();
             }
-        }
-    }
-
-    /** {@return submissions whose completion event has not yet been seen} */
-    int pendingCount() {
-        lock.lock();
-        try {
-            return pending.size();
-        } finally {
-            lock.unlock();
         }
     }
 }

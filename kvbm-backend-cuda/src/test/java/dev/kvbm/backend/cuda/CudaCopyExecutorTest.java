@@ -240,4 +240,100 @@ class CudaCopyExecutorTest {
         assertThatThrownBy(() -> executor.execute(new TransferBatch(src, src, List.of())))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
     }
+
+    @Test
+    void adjacentPairsAreCoalescedIntoOneCopy() throws Exception {
+        CudaStandIn s = CudaStandIn.get();
+        CudaCopyExecutor executor = (CudaCopyExecutor) executor(s, CudaCopyExecutor.Path.EACH);
+        Storage src = storage(s, StorageKind.PINNED, 1 << 16);
+        Storage dst = storage(s, DEVICE, 1 << 16);
+        byte[] bytes = Bytes.random(new SplittableRandom(41), 1 << 16);
+        CudaKits.write(s.probe, src, 0, bytes);
+        List<RegionPair> pairs = new ArrayList<>();
+        for (int i = 15; i >= 0; i--) { // in reverse order: coalescing sorts them first
+            pairs.add(new RegionPair(src.region().slice(i * 4096L, 4096), dst.region().slice(i * 4096L, 4096)));
+        }
+        executor.execute(new TransferBatch(src, dst, pairs)).get(30, TimeUnit.SECONDS);
+        assertThat(executor.pathCounts()[2]).as("copies submitted for 16 adjacent pairs").isEqualTo(1);
+        assertThat(CudaKits.read(s.probe, dst, 0, 1 << 16)).containsExactly(bytes);
+    }
+
+    @Test
+    void completionEventsAreReusedNotCreatedPerBatch() throws Exception {
+        CudaStandIn s = CudaStandIn.get();
+        TransferExecutor executor = executor(s, null);
+        Storage src = storage(s, StorageKind.PINNED, 1 << 16);
+        Storage dst = storage(s, DEVICE, 1 << 16);
+        TransferBatch batch = new TransferBatch(src, dst, List.of(new RegionPair(src.region(), dst.region())));
+        executor.execute(batch).get(30, TimeUnit.SECONDS);
+        long created = s.eventsCreated();
+        for (int i = 0; i < 100; i++) {
+            executor.execute(batch).get(30, TimeUnit.SECONDS);
+        }
+        assertThat(s.eventsCreated() - created).as("events created for 100 sequential batches").isZero();
+    }
+
+    @Test
+    void deviceMemoryFromAnotherBackendAndUnsupportedKindsAreRefusedByName() {
+        CudaStandIn s = CudaStandIn.get();
+        TransferExecutor executor = executor(s, null);
+        Storage pinned = storage(s, StorageKind.PINNED, 4096);
+        Storage foreign = new TestDeviceStorage(pinned.region());
+        assertThatThrownBy(() -> executor.execute(new TransferBatch(pinned, foreign,
+                List.of(new RegionPair(pinned.region(), foreign.region())))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("allocated by cuda-device only");
+        Storage other = storage(s, StorageKind.PINNED, 4096);
+        assertThatThrownBy(() -> executor.execute(new TransferBatch(pinned, other,
+                List.of(new RegionPair(pinned.region(), other.region())))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not Pinned -> Pinned");
+    }
+
+    @Test
+    void aCompletionCallbackThatClosesTheExecutorReturnsAndTheExecutorStillFreesEverything() throws Exception {
+        CudaStandIn s = CudaStandIn.get();
+        long live = s.liveAllocations();
+        Storage src = CudaKits.providers(s.probe).of(StorageKind.PINNED).allocate(StorageKind.PINNED, 1 << 16);
+        Storage dst = CudaKits.providers(s.probe).of(DEVICE).allocate(DEVICE, 1 << 16);
+        TransferExecutor executor = s.executors(CudaCopyExecutor.Path.KERNEL).create();
+        List<RegionPair> pairs = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            pairs.add(new RegionPair(src.region().slice(i * 512L, 100), dst.region().slice(i * 512L + 7, 100)));
+        }
+        CompletableFuture<Void> closed = executor.execute(new TransferBatch(src, dst, pairs))
+                .thenRun(executor::close); // runs on the completion thread: must not wait for itself
+        closed.get(30, TimeUnit.SECONDS);
+        assertThatThrownBy(() -> executor.execute(new TransferBatch(src, dst, List.of())))
+                .isInstanceOf(IllegalStateException.class);
+        executor.close(); // from here it waits until the completion thread has freed streams and buffers
+        src.close();
+        dst.close();
+        assertThat(s.liveAllocations()).isEqualTo(live);
+    }
+
+    /** TEST DOUBLE: storage that says it is device memory but was not allocated by this backend. */
+    private record TestDeviceStorage(MemoryRegion region) implements Storage {
+        @Override
+        public StorageKind kind() {
+            return DEVICE;
+        }
+
+        @Override
+        public boolean isClosed() {
+            return false;
+        }
+
+        @Override
+        public dev.kvbm.api.spi.Lifetime.Lease acquire() {
+            throw new UnsupportedOperationException("never reached: the executor refuses this storage first");
+        }
+
+        @Override
+        public dev.kvbm.api.spi.Lifetime.Hook onClose(String holder, Runnable withdraw) {
+            throw new UnsupportedOperationException("not registered anywhere in this test");
+        }
+
+        @Override
+        public void close() {
+        }
+    }
 }
