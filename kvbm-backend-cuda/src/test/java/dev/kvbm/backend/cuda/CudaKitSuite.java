@@ -1,0 +1,69 @@
+package dev.kvbm.backend.cuda;
+
+import dev.kvbm.api.StorageKind;
+import org.junit.jupiter.api.Nested;
+
+/**
+ * The kit's storage rules (Pinned, Device) and executor rules (every pair the executor copies) for one driver; a
+ * subclass says which driver ({@link CudaConformanceTest}: the real one; {@link StandInConformanceTest}: the
+ * stand-in test double) and what it declares as its largest allocations.
+ */
+abstract class CudaKitSuite {
+
+    abstract CudaDriver.Probe driver();
+
+    abstract CudaCopyExecutorProvider executors();
+
+    /** Largest Pinned and Device allocations the rules may try; 0 declares none. */
+    abstract long[] largestAllocations();
+
+    @Nested
+    class Pinned extends CudaKits.StorageKit {
+        Pinned() {
+            super(CudaKitSuite.this::driver, StorageKind.PINNED, CudaKitSuite.this.largestAllocations()[0]);
+        }
+    }
+
+    @Nested
+    class Device extends CudaKits.StorageKit {
+        Device() {
+            super(CudaKitSuite.this::driver, StorageKind.device(0), CudaKitSuite.this.largestAllocations()[1]);
+        }
+    }
+
+    @Nested
+    class PinnedToDevice extends CudaKits.ExecutorKit {
+        PinnedToDevice() {
+            super(CudaKitSuite.this::driver, CudaKitSuite.this::executors, StorageKind.PINNED, StorageKind.device(0));
+        }
+    }
+
+    @Nested
+    class DeviceToPinned extends CudaKits.ExecutorKit {
+        DeviceToPinned() {
+            super(CudaKitSuite.this::driver, CudaKitSuite.this::executors, StorageKind.device(0), StorageKind.PINNED);
+        }
+    }
+
+    @Nested
+    class DeviceToDevice extends CudaKits.ExecutorKit {
+        DeviceToDevice() {
+            super(CudaKitSuite.this::driver, CudaKitSuite.this::executors, StorageKind.device(0),
+                    StorageKind.device(0));
+        }
+    }
+
+    @Nested
+    class SystemToDevice extends CudaKits.ExecutorKit {
+        SystemToDevice() {
+            super(CudaKitSuite.this::driver, CudaKitSuite.this::executors, StorageKind.SYSTEM, StorageKind.device(0));
+        }
+    }
+
+    @Nested
+    class DeviceToSystem extends CudaKits.ExecutorKit {
+        DeviceToSystem() {
+            super(CudaKitSuite.this::driver, CudaKitSuite.this::executors, StorageKind.device(0), StorageKind.SYSTEM);
+        }
+    }
+}
