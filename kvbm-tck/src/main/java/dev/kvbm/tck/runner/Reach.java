@@ -20,6 +20,9 @@ import java.util.concurrent.TimeUnit;
  */
 final class Reach {
     static volatile Backends backends;
+    /** One executor per direction for the whole run (a GPU executor loads its kernel when created). */
+    private static final java.util.Map<java.util.List<StorageKind>, TransferExecutor> EXECUTORS =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     private Reach() {
     }
@@ -29,10 +32,9 @@ final class Reach {
             Bytes.write(storage, offset, bytes);
             return;
         }
-        try (Storage host = system().allocate(StorageKind.SYSTEM, Math.max(1, bytes.length));
-             TransferExecutor executor = executor(StorageKind.SYSTEM, storage.kind()).create()) {
+        try (Storage host = system().allocate(StorageKind.SYSTEM, Math.max(1, bytes.length))) {
             Bytes.write(host, 0, bytes);
-            copy(executor, host, host.region().slice(0, bytes.length), storage,
+            copy(executor(StorageKind.SYSTEM, storage.kind()), host, host.region().slice(0, bytes.length), storage,
                     storage.region().slice(offset, bytes.length));
         }
     }
@@ -41,9 +43,8 @@ final class Reach {
         if (reachable(storage.kind())) {
             return Bytes.read(storage, offset, length);
         }
-        try (Storage host = system().allocate(StorageKind.SYSTEM, Math.max(1, length));
-             TransferExecutor executor = executor(storage.kind(), StorageKind.SYSTEM).create()) {
-            copy(executor, storage, storage.region().slice(offset, length), host, host.region().slice(0, length));
+        try (Storage host = system().allocate(StorageKind.SYSTEM, Math.max(1, length))) {
+            copy(executor(storage.kind(), StorageKind.SYSTEM), storage, storage.region().slice(offset, length), host, host.region().slice(0, length));
             return Bytes.read(host, 0, length);
         }
     }
@@ -56,10 +57,22 @@ final class Reach {
         return current().storageProvider(StorageKind.SYSTEM);
     }
 
-    private static TransferExecutorProvider executor(StorageKind from, StorageKind to) {
+    private static TransferExecutor executor(StorageKind from, StorageKind to) {
+        return EXECUTORS.computeIfAbsent(List.of(from, to), k -> provider(from, to).create());
+    }
+
+    private static TransferExecutorProvider provider(StorageKind from, StorageKind to) {
         return current().findExecutorProvider(from, to).orElseThrow(() -> new UnsupportedOperationException(
                 "the kit reaches " + (from.isHostAccessible() ? to : from) + " memory through an executor that copies "
                         + from + " -> " + to + ", and no selected backend provides one"));
+    }
+
+    /** Closes the executors of the run; the runner calls it when every subject was verified. */
+    static void closeAll() {
+        for (TransferExecutor executor : EXECUTORS.values()) {
+            executor.close();
+        }
+        EXECUTORS.clear();
     }
 
     private static Backends current() {

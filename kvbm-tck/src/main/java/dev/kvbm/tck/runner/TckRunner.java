@@ -123,7 +123,12 @@ public final class TckRunner {
             return 2;
         }
         Reach.backends = backends;
-        List<Result> results = run(subjects);
+        List<Result> results;
+        try {
+            results = run(subjects);
+        } finally {
+            Reach.closeAll();
+        }
         printTable(results, out);
         Path file = writeReport(results, report);
         out.println("kvbm-tck: JUnit XML report written to " + file.toAbsolutePath());
