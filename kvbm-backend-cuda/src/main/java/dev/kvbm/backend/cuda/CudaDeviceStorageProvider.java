@@ -3,6 +3,7 @@ package dev.kvbm.backend.cuda;
 import dev.kvbm.api.MemoryRegion;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.Storage;
+import dev.kvbm.api.spi.StorageAccounting;
 import dev.kvbm.api.spi.StorageProvider;
 
 import java.util.Locale;
@@ -17,7 +18,7 @@ public final class CudaDeviceStorageProvider implements StorageProvider {
     static final long DRIVER_ALIGNMENT = 256;
 
     private final CudaDriver.Probe probe;
-    private final CudaStorage.Accounting accounting = new CudaStorage.Accounting();
+    private final StorageAccounting accounting = new StorageAccounting();
     private volatile int devices = -1;
 
     /** The provider over the system's driver, as {@link java.util.ServiceLoader} creates it. */

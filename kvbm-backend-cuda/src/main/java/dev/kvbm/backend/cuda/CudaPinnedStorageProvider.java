@@ -4,6 +4,7 @@ import dev.kvbm.api.MemoryRegion;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.HostStorage;
 import dev.kvbm.api.spi.Storage;
+import dev.kvbm.api.spi.StorageAccounting;
 import dev.kvbm.api.spi.StorageProvider;
 
 import java.lang.foreign.MemorySegment;
@@ -23,7 +24,7 @@ public final class CudaPinnedStorageProvider implements StorageProvider {
 
     private final CudaDriver.Probe probe;
     private final boolean writeCombined;
-    private final CudaStorage.Accounting accounting = new CudaStorage.Accounting();
+    private final StorageAccounting accounting = new StorageAccounting();
 
     /** The provider over the system's driver, as {@link java.util.ServiceLoader} creates it. */
     public CudaPinnedStorageProvider() {

@@ -5,10 +5,10 @@ import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.HostStorage;
 import dev.kvbm.api.spi.Lifetime;
 import dev.kvbm.api.spi.Storage;
+import dev.kvbm.api.spi.StorageAccounting;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Memory the CUDA driver handed out: {@link Pinned} host memory (a {@link HostStorage}, whose segment ends with the
@@ -19,12 +19,12 @@ import java.util.concurrent.atomic.AtomicLong;
 abstract sealed class CudaStorage implements Storage {
     private final StorageKind kind;
     private final MemoryRegion region;
-    private final Accounting accounting;
+    private final StorageAccounting accounting;
     private final Runnable free;
     private final Lifetime lifetime = new Lifetime(this::toString);
     private volatile boolean closed;
 
-    private CudaStorage(StorageKind kind, MemoryRegion region, Accounting accounting, Runnable free) {
+    private CudaStorage(StorageKind kind, MemoryRegion region, StorageAccounting accounting, Runnable free) {
         this.kind = kind;
         this.region = region;
         this.accounting = accounting;
@@ -83,7 +83,7 @@ abstract sealed class CudaStorage implements Storage {
         private final Arena arena = Arena.ofShared();
         private final MemorySegment segment;
 
-        Pinned(MemoryRegion region, Accounting accounting, Runnable free) {
+        Pinned(MemoryRegion region, StorageAccounting accounting, Runnable free) {
             super(StorageKind.PINNED, region, accounting, free);
             this.segment = MemorySegment.ofAddress(region.address()).reinterpret(region.size(), arena, null);
         }
@@ -109,32 +109,8 @@ abstract sealed class CudaStorage implements Storage {
 
     /** GPU memory: its region is a device address, reached through the driver only. */
     static final class Device extends CudaStorage {
-        Device(int device, MemoryRegion region, Accounting accounting, Runnable free) {
+        Device(int device, MemoryRegion region, StorageAccounting accounting, Runnable free) {
             super(StorageKind.device(device), region, accounting, free);
-        }
-    }
-
-    /** Bytes and allocations a provider handed out and has not yet seen closed. */
-    static final class Accounting {
-        private final AtomicLong bytes = new AtomicLong();
-        private final AtomicLong allocations = new AtomicLong();
-
-        void allocated(long size) {
-            bytes.addAndGet(size);
-            allocations.incrementAndGet();
-        }
-
-        void released(long size) {
-            bytes.addAndGet(-size);
-            allocations.decrementAndGet();
-        }
-
-        long bytes() {
-            return bytes.get();
-        }
-
-        long allocations() {
-            return allocations.get();
         }
     }
 }

@@ -4,6 +4,7 @@ import dev.kvbm.api.MemoryRegion;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.FileStorage;
 import dev.kvbm.api.spi.Lifetime;
+import dev.kvbm.api.spi.StorageAccounting;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;

@@ -3,6 +3,7 @@ package dev.kvbm.backend.system;
 import dev.kvbm.api.KvbmException;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.Storage;
+import dev.kvbm.api.spi.StorageAccounting;
 import dev.kvbm.api.spi.StorageProvider;
 
 import java.io.IOException;

@@ -4,6 +4,7 @@ import dev.kvbm.api.MemoryRegion;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.HostStorage;
 import dev.kvbm.api.spi.Lifetime;
+import dev.kvbm.api.spi.StorageAccounting;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
