@@ -258,4 +258,59 @@ public abstract class StorageVerification {
                     "the last bytes of the largest allocation did not read back");
         }
     }
+
+    @Test
+    public void required_1_11_fileWritesSharingAnAlignedUnitAllLandAndUnalignedIoTouchesNothingElse() throws Exception {
+        StorageProvider p = available();
+        int writers = 8;
+        int piece = 1000; // not a divisor of any block size: neighbours share every 512- or 4096-byte unit
+        int pieces = 32;
+        long size = (long) writers * piece * pieces + 333;
+        try (Storage s = p.allocate(kind(), size, p.defaultAlignment());
+             java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
+            assumeTrue(s instanceof FileStorage, () -> kind() + " storage is not FileStorage: rule 1.11 is for files");
+            FileStorage file = (FileStorage) s;
+            ExecutorService pool = Executors.newFixedThreadPool(writers);
+            try {
+                CountDownLatch start = new CountDownLatch(1);
+                List<Future<?>> done = new ArrayList<>();
+                for (int w = 0; w < writers; w++) {
+                    int writer = w;
+                    // Host memory one byte off any alignment, as a caller's buffer may be.
+                    MemorySegment data = arena.allocate(piece + 1L, 4096).asSlice(1, piece).fill((byte) (writer + 1));
+                    done.add(pool.submit((Callable<Void>) () -> {
+                        start.await();
+                        for (int i = 0; i < pieces; i++) {
+                            file.write(((long) i * writers + writer) * piece, data);
+                        }
+                        return null;
+                    }));
+                }
+                start.countDown();
+                for (Future<?> f : done) {
+                    f.get(60, TimeUnit.SECONDS);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            byte guard = (byte) 0xA5;
+            MemorySegment space = arena.allocate(size + 64, 4096).fill(guard);
+            MemorySegment back = space.asSlice(3, size - 333);
+            file.read(0, back);
+            for (long i = 0; i < back.byteSize(); i++) {
+                byte expected = (byte) ((i / piece) % writers + 1);
+                if (back.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) != expected) {
+                    fail(String.format(Locale.ROOT, "byte %d reads %d, written %d by writer %d: a concurrent write to"
+                                    + " a neighbouring range that shares its aligned unit was lost (%s)", i,
+                            back.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i), expected, expected - 1, file));
+                }
+            }
+            for (long i = 0; i < space.byteSize(); i++) {
+                if ((i < 3 || i >= 3 + back.byteSize()) && space.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) != guard) {
+                    fail("an unaligned read of " + back.byteSize() + " bytes changed host byte " + i
+                            + " outside its destination (" + file + ")");
+                }
+            }
+        }
+    }
 }

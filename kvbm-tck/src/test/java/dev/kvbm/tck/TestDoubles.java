@@ -10,6 +10,7 @@ import dev.kvbm.api.spi.Agent;
 import dev.kvbm.api.spi.AgentDescriptor;
 import dev.kvbm.api.spi.AgentProvider;
 import dev.kvbm.api.spi.AgentTransfer;
+import dev.kvbm.api.spi.FileStorage;
 import dev.kvbm.api.spi.HostStorage;
 import dev.kvbm.api.spi.Lifetime;
 import dev.kvbm.api.spi.Notification;
@@ -23,6 +24,7 @@ import dev.kvbm.api.spi.TransferExecutorProvider;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +32,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Test doubles of every SPI, for testing the kit itself: correct ones (which must pass every rule) and, through
@@ -179,6 +182,158 @@ final class TestDoubles {
     }
 
     /** Copies host to host on the caller's thread; {@code shortBy} bytes short of each pair when broken. */
+    /**
+     * Disk storage that behaves like a file opened with O_DIRECT: it moves whole 512-byte units only, so a write
+     * that covers part of a unit reads the unit, patches it and writes it back. The correct double does that under
+     * a lock; the broken one does not, and loses a neighbour's write that lands in between (the pause widens the
+     * window the way a disk's latency does).
+     */
+    static final class UnitFileProvider implements StorageProvider {
+        private static final int UNIT = 512;
+        final boolean lockPartialUnits;
+        final AtomicLong bytes = new AtomicLong();
+        final AtomicLong count = new AtomicLong();
+
+        UnitFileProvider(boolean lockPartialUnits) {
+            this.lockPartialUnits = lockPartialUnits;
+        }
+
+        @Override
+        public String name() {
+            return "test-unit-file";
+        }
+
+        @Override
+        public Optional<Throwable> unavailabilityCause() {
+            return Optional.empty();
+        }
+
+        @Override
+        public boolean supports(StorageKind kind) {
+            return kind.type() == StorageKind.Type.DISK;
+        }
+
+        @Override
+        public long defaultAlignment() {
+            return UNIT;
+        }
+
+        @Override
+        public FileStorage allocate(StorageKind kind, long size, long alignment) {
+            StorageProvider.checkAllocation(name(), kind, supports(kind), size, alignment);
+            Arena arena = Arena.ofShared();
+            MemorySegment file = arena.allocate((size + UNIT - 1) / UNIT * UNIT, UNIT);
+            bytes.addAndGet(size);
+            count.incrementAndGet();
+            Object unitLock = new Object();
+            return new FileStorage() {
+                private final Lifetime lifetime = new Lifetime(() -> "test-unit-file of " + size + " bytes");
+                private volatile boolean closed;
+
+                @Override
+                public Path path() {
+                    return Path.of("/test-unit-file");
+                }
+
+                @Override
+                public long ioAlignment() {
+                    return UNIT;
+                }
+
+                @Override
+                public void read(long offset, MemorySegment destination) {
+                    try (Lifetime.Lease ignored = lifetime.acquire()) {
+                        MemorySegment.copy(file.asSlice(0, size), offset, destination, 0, destination.byteSize());
+                    }
+                }
+
+                @Override
+                public void write(long offset, MemorySegment source) {
+                    try (Lifetime.Lease ignored = lifetime.acquire()) {
+                        long end = offset + source.byteSize();
+                        java.util.Objects.checkFromIndexSize(offset, source.byteSize(), size);
+                        if (offset / UNIT == (end - 1) / UNIT && (offset % UNIT != 0 || end % UNIT != 0)) {
+                            rewriteUnit(offset / UNIT * UNIT, offset, end, source, offset); // inside one unit
+                            return;
+                        }
+                        long firstWhole = (offset + UNIT - 1) / UNIT * UNIT;
+                        long lastWhole = end / UNIT * UNIT;
+                        if (offset < firstWhole) {
+                            rewriteUnit(firstWhole - UNIT, offset, firstWhole, source, offset);
+                        }
+                        MemorySegment.copy(source, firstWhole - offset, file, firstWhole, lastWhole - firstWhole);
+                        if (lastWhole < end) {
+                            rewriteUnit(lastWhole, lastWhole, end, source, offset);
+                        }
+                    }
+                }
+
+                /** Read-modify-write of the unit at {@code unit}, for the bytes [from, to) of this write. */
+                private void rewriteUnit(long unit, long from, long to, MemorySegment source, long sourceOffset) {
+                    if (lockPartialUnits) {
+                        synchronized (unitLock) {
+                            rewrite(unit, from, to, source, sourceOffset);
+                        }
+                    } else {
+                        rewrite(unit, from, to, source, sourceOffset);
+                    }
+                }
+
+                private void rewrite(long unit, long from, long to, MemorySegment source, long sourceOffset) {
+                    byte[] copy = file.asSlice(unit, UNIT).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                    LockSupport.parkNanos(20_000);
+                    MemorySegment.copy(source, from - sourceOffset, MemorySegment.ofArray(copy), from - unit, to - from);
+                    MemorySegment.copy(copy, 0, file, java.lang.foreign.ValueLayout.JAVA_BYTE, unit, UNIT);
+                }
+
+                @Override
+                public Lifetime.Lease acquire() {
+                    return lifetime.acquire();
+                }
+
+                @Override
+                public Lifetime.Hook onClose(String holder, Runnable withdraw) {
+                    return lifetime.onClose(holder, withdraw);
+                }
+
+                @Override
+                public StorageKind kind() {
+                    return StorageKind.disk(0);
+                }
+
+                @Override
+                public MemoryRegion region() {
+                    return new MemoryRegion(0, size);
+                }
+
+                @Override
+                public boolean isClosed() {
+                    return closed;
+                }
+
+                @Override
+                public synchronized void close() {
+                    lifetime.close(() -> {
+                        closed = true;
+                        arena.close();
+                        bytes.addAndGet(-size);
+                        count.decrementAndGet();
+                    });
+                }
+            };
+        }
+
+        @Override
+        public long bytesOutstanding() {
+            return bytes.get();
+        }
+
+        @Override
+        public long allocationsOutstanding() {
+            return count.get();
+        }
+    }
+
     static final class CopyExecutorProvider implements TransferExecutorProvider {
         final int shortBy;
 

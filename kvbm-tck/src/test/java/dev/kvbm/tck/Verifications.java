@@ -57,6 +57,29 @@ final class Verifications {
         }
     }
 
+    static class CorrectFileStorage extends StorageVerification {
+        private static final StorageProvider PROVIDER = new TestDoubles.UnitFileProvider(true);
+
+        @Override
+        protected StorageProvider provider() {
+            return PROVIDER;
+        }
+
+        @Override
+        protected StorageKind kind() {
+            return StorageKind.disk(0);
+        }
+    }
+
+    static class LostWriteFileStorage extends CorrectFileStorage {
+        private static final StorageProvider PROVIDER = new TestDoubles.UnitFileProvider(false);
+
+        @Override
+        protected StorageProvider provider() {
+            return PROVIDER;
+        }
+    }
+
     static class CorrectExecutor extends TransferExecutorVerification {
         static final StorageProvider MEMORY = new TestDoubles.ArenaStorageProvider(false, false);
 

@@ -27,7 +27,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Runs each batch on its threads (a batch of {@value #PARALLEL_THRESHOLD} bytes or more is cut into byte-balanced
  * parts, one per thread; the future completes when every part has, and fails with the first part's failure): the
  * batch's coalesced pairs are copied with {@link MemorySegment#copy}
- * between host segments, or with positional file I/O between a host segment and a {@link FileStorage}. Each part
+ * between host segments, or with positional file I/O between a host segment and a {@link FileStorage}.
+ *
+ * <p>Between host memory and this backend's own disk storage a batch instead goes to a {@link DiskIo} engine
+ * (io_uring, or a thread pool where io_uring is unavailable) with {@value DiskIo#DEFAULT_QUEUE_DEPTH} requests in
+ * flight by default ({@value DiskIo#QUEUE_DEPTH_PROPERTY}), made on the first such batch. Both storages are leased
+ * from submission until every request has finished; the future is completed on this executor's threads. Each part
  * holds a lease on both storages while it copies ({@link Lifetime}), so a storage closed mid-flight is freed only
  * after the part returned, and a part that starts after the close fails the batch with an
  * {@link IllegalStateException}; the segments' own bounds and liveness checks guard every access as well.
@@ -47,6 +52,9 @@ final class HostCopyExecutor implements TransferExecutor {
     private final int threads;
     private final ExecutorService pool;
     private final Set<Thread> poolThreads = ConcurrentHashMap.newKeySet();
+    private final Object diskLock = new Object();
+    private DiskIo disk; // guarded by diskLock
+    private boolean closed; // guarded by diskLock
 
     HostCopyExecutor(String name, int threads) {
         if (threads < 1) {
@@ -97,6 +105,10 @@ final class HostCopyExecutor implements TransferExecutor {
                     name, src.kind(), dst.kind()));
         }
         List<RegionPair> pairs = batch.coalesced();
+        if ((src instanceof HostStorage && dst instanceof DiskStorage)
+                || (src instanceof DiskStorage && dst instanceof HostStorage)) {
+            return toOrFromDisk(src, dst, pairs);
+        }
         List<List<RegionPair>> parts = partition(pairs, batch.totalBytes() >= PARALLEL_THRESHOLD ? threads : 1);
         List<Runnable> copies = new ArrayList<>(parts.size());
         for (List<RegionPair> part : parts) {
@@ -136,6 +148,85 @@ final class HostCopyExecutor implements TransferExecutor {
             done.completeExceptionally(closed);
         }
         return done;
+    }
+
+    /** A host↔disk batch through the disk engine, many requests in flight; see the class comment. */
+    private CompletableFuture<Void> toOrFromDisk(Storage src, Storage dst, List<RegionPair> pairs) {
+        boolean write = dst instanceof DiskStorage;
+        DiskStorage file = (DiskStorage) (write ? dst : src);
+        HostStorage host = (HostStorage) (write ? src : dst);
+        Lifetime.Lease hostLease;
+        Lifetime.Lease fileLease;
+        try {
+            hostLease = host.acquire();
+        } catch (IllegalStateException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        try {
+            fileLease = file.acquire();
+        } catch (IllegalStateException e) {
+            hostLease.close();
+            return CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<Void> done;
+        try {
+            MemorySegment memory = host.segment();
+            long hostBase = host.region().address();
+            List<DiskIo.Op> ops = new ArrayList<>(pairs.size());
+            for (RegionPair p : pairs) {
+                long hostAddress = (write ? p.source() : p.destination()).address();
+                long fileOffset = (write ? p.destination() : p.source()).address();
+                MemorySegment slice = memory.asSlice(hostAddress - hostBase, p.source().size());
+                file.check(write ? "write" : "read", fileOffset, slice);
+                ops.add(new DiskIo.Op(file, write, fileOffset, slice));
+            }
+            done = diskEngine().submit(ops);
+        } catch (RuntimeException e) {
+            fileLease.close();
+            hostLease.close();
+            if (e instanceof IllegalStateException) {
+                return CompletableFuture.failedFuture(e);
+            }
+            throw e;
+        }
+        CompletableFuture<Void> result = new CompletableFuture<>();
+        done.whenComplete((ignored, failure) -> {
+            Runnable finish = () -> {
+                // Leases go before the future completes, so a callback may close either storage.
+                fileLease.close();
+                hostLease.close();
+                if (failure == null) {
+                    result.complete(null);
+                } else {
+                    result.completeExceptionally(failure);
+                }
+            };
+            try {
+                pool.execute(finish); // never on the engine's own thread: callbacks must not hold up the disk
+            } catch (RejectedExecutionException e) {
+                finish.run();
+            }
+        });
+        return result;
+    }
+
+    private DiskIo diskEngine() {
+        synchronized (diskLock) {
+            if (closed) {
+                throw new IllegalStateException("executor " + name + " is closed");
+            }
+            if (disk == null) {
+                disk = DiskIo.create(name);
+            }
+            return disk;
+        }
+    }
+
+    /** The disk engine's name ({@code io_uring} or {@code threads}) and queue depth, or null before the first disk batch. */
+    String diskEngineDescription() {
+        synchronized (diskLock) {
+            return disk == null ? null : disk.engine() + " x" + disk.queueDepth();
+        }
     }
 
     /**
@@ -224,6 +315,14 @@ final class HostCopyExecutor implements TransferExecutor {
      */
     @Override
     public void close() {
+        DiskIo engine;
+        synchronized (diskLock) {
+            closed = true;
+            engine = disk;
+        }
+        if (engine != null) {
+            engine.close(); // waits for the requests in flight; their completions still run on the pool
+        }
         pool.shutdown();
         if (poolThreads.contains(Thread.currentThread())) {
             return;

@@ -14,11 +14,12 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 
 /**
- * Every foreign call of this module, to libc: {@code open}, {@code close}, {@code posix_fallocate},
- * {@code pread}, {@code pwrite}. Probed once; when the probe fails (not Linux, or native access not enabled for
+ * The foreign calls of the disk tier, to libc: {@code open}, {@code close}, {@code fcntl}, {@code statx},
+ * {@code statvfs}, {@code posix_fallocate}, {@code pread}, {@code pwrite} ({@link IoUring} has the io_uring ones). Probed once; when the probe fails (not Linux, or native access not enabled for
  * this module) the cause is kept and {@link #unavailabilityCause()} reports it with the flag that fixes it.
  * Return codes become {@link KvbmException}s naming the call, the file, the range and the errno.
  */
@@ -26,12 +27,42 @@ final class PosixFiles {
 
     private static final String MODULE_FLAG = "--enable-native-access=" + moduleName();
 
-    // Linux open(2) flags; identical on x86_64 and aarch64.
+    // Linux open(2) flags common to x86_64 and aarch64.
     private static final int O_RDWR = 0x2;
     private static final int O_CREAT = 0x40;
     private static final int O_EXCL = 0x80;
     private static final int O_CLOEXEC = 0x80000;
-    private static final int EINTR = 4;
+    private static final int O_TMPFILE_BASE = 0x400000;
+    // These two differ: x86_64 (and riscv64) vs aarch64 (and arm).
+    private static final boolean ARM = System.getProperty("os.arch", "").startsWith("aarch64")
+            || System.getProperty("os.arch", "").startsWith("arm");
+    private static final int O_DIRECT = ARM ? 0x10000 : 0x4000;
+    private static final int O_DIRECTORY = ARM ? 0x4000 : 0x10000;
+    private static final int O_TMPFILE = O_TMPFILE_BASE | O_DIRECTORY;
+    private static final int F_GETFL = 3;
+    private static final int F_SETFL = 4;
+    private static final int AT_EMPTY_PATH = 0x1000;
+    private static final int STATX_DIOALIGN = 0x2000;
+    private static final long STATX_SIZE = 256;
+    private static final long STATX_DIO_MEM_ALIGN = 152;
+    private static final long STATX_DIO_OFFSET_ALIGN = 156;
+    private static final long STATVFS_SIZE = 112;
+    static final int EINTR = 4;
+    static final int EAGAIN = 11;
+    static final int EINVAL = 22;
+    static final int ENOSPC = 28;
+    private static final int EISDIR = 21;
+    private static final int EOPNOTSUPP = 95;
+
+    /** errno names for messages (Linux, x86_64 and aarch64 agree on these). */
+    private static final Map<Integer, String> ERRNO_NAMES = Map.ofEntries(
+            Map.entry(1, "EPERM"), Map.entry(2, "ENOENT"), Map.entry(4, "EINTR"),
+            Map.entry(5, "EIO"), Map.entry(9, "EBADF"), Map.entry(11, "EAGAIN"),
+            Map.entry(12, "ENOMEM"), Map.entry(13, "EACCES"), Map.entry(14, "EFAULT"),
+            Map.entry(17, "EEXIST"), Map.entry(20, "ENOTDIR"), Map.entry(21, "EISDIR"),
+            Map.entry(22, "EINVAL"), Map.entry(24, "EMFILE"), Map.entry(27, "EFBIG"),
+            Map.entry(28, "ENOSPC"), Map.entry(30, "EROFS"), Map.entry(38, "ENOSYS"),
+            Map.entry(95, "EOPNOTSUPP"), Map.entry(122, "EDQUOT"));
 
     private static final Throwable UNAVAILABILITY;
     private static final StructLayout CAPTURE_LAYOUT;
@@ -42,6 +73,9 @@ final class PosixFiles {
     private static final MethodHandle PREAD;
     private static final MethodHandle PWRITE;
     private static final MethodHandle STRERROR;
+    private static final MethodHandle FCNTL;
+    private static final MethodHandle STATX;
+    private static final MethodHandle STATVFS;
 
     static {
         Throwable cause = null;
@@ -53,6 +87,9 @@ final class PosixFiles {
         MethodHandle pread = null;
         MethodHandle pwrite = null;
         MethodHandle strerror = null;
+        MethodHandle fcntl = null;
+        MethodHandle statx = null;
+        MethodHandle statvfs = null;
         try {
             String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
             if (!os.contains("linux")) {
@@ -84,6 +121,15 @@ final class PosixFiles {
                     errnoOption);
             strerror = linker.downcallHandle(find(libc, "strerror"),
                     FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+            fcntl = linker.downcallHandle(find(libc, "fcntl"),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
+                    errnoOption, Linker.Option.firstVariadicArg(2));
+            statvfs = linker.downcallHandle(find(libc, "statvfs"),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS), errnoOption);
+            // statx is in glibc since 2.28; without it the alignment falls back to 4096.
+            statx = libc.find("statx").map(a -> linker.downcallHandle(a, FunctionDescriptor.of(ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS))).orElse(null);
         } catch (IllegalCallerException e) {
             cause = new UnsupportedOperationException("native access is not enabled for " + moduleName()
                     + "; start the JVM with " + MODULE_FLAG
@@ -100,6 +146,9 @@ final class PosixFiles {
         PREAD = pread;
         PWRITE = pwrite;
         STRERROR = strerror;
+        FCNTL = fcntl;
+        STATX = statx;
+        STATVFS = statvfs;
     }
 
     private PosixFiles() {
@@ -143,6 +192,109 @@ final class PosixFiles {
         }
     }
 
+    /**
+     * Creates a file in {@code directory} that has no name from the start ({@code O_TMPFILE}): only the returned
+     * descriptor keeps it, so there is no moment at which a crash could leave it behind. Returns -1 when the file
+     * system does not support {@code O_TMPFILE}; the caller then creates a named file and unlinks it.
+     */
+    static int createUnnamed(Path directory) {
+        ensureAvailable();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE_LAYOUT);
+            MemorySegment cPath = arena.allocateFrom(directory.toString());
+            int fd = (int) OPEN.invokeExact(state, cPath, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+            if (fd >= 0) {
+                return fd;
+            }
+            int err = errno(state);
+            if (err == EOPNOTSUPP || err == EISDIR || err == EINVAL) {
+                return -1;
+            }
+            throw failure("open(O_TMPFILE)", directory, 0, 0, err);
+        } catch (KvbmException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Turns on {@code O_DIRECT} for {@code fd}. Returns {@code false} when the file system refuses it
+     * ({@code EINVAL}: tmpfs before Linux 6.6, ramfs, some FUSE and network file systems); other errors throw.
+     */
+    static boolean enableDirect(int fd, Path path) {
+        ensureAvailable();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE_LAYOUT);
+            int flags = (int) FCNTL.invokeExact(state, fd, F_GETFL, 0);
+            if (flags < 0) {
+                throw failure("fcntl(F_GETFL)", path, 0, 0, errno(state));
+            }
+            int rc = (int) FCNTL.invokeExact(state, fd, F_SETFL, flags | O_DIRECT);
+            if (rc == 0) {
+                return true;
+            }
+            if (errno(state) == EINVAL) {
+                return false;
+            }
+            throw failure("fcntl(F_SETFL, O_DIRECT)", path, 0, 0, errno(state));
+        } catch (KvbmException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * The direct-I/O alignment of {@code fd} from {@code statx(STATX_DIOALIGN)} (Linux 6.1+):
+     * {@code {memory alignment, offset alignment}}, or {@code {0, 0}} when the kernel or the file system does not
+     * report it.
+     */
+    static long[] directIoAlignment(int fd, Path path) {
+        ensureAvailable();
+        if (STATX == null) {
+            return new long[] {0, 0};
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(STATX_SIZE, 8);
+            int rc = (int) STATX.invokeExact(fd, arena.allocateFrom(""), AT_EMPTY_PATH, STATX_DIOALIGN, buf);
+            if (rc != 0 || (buf.get(ValueLayout.JAVA_INT, 0) & STATX_DIOALIGN) == 0) {
+                return new long[] {0, 0};
+            }
+            return new long[] {Integer.toUnsignedLong(buf.get(ValueLayout.JAVA_INT, STATX_DIO_MEM_ALIGN)),
+                    Integer.toUnsignedLong(buf.get(ValueLayout.JAVA_INT, STATX_DIO_OFFSET_ALIGN))};
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Bytes an unprivileged writer may still allocate on the file system of {@code path} ({@code statvfs}), or
+     * {@link Long#MAX_VALUE} when the file system reports no size.
+     */
+    static long freeBytes(Path path) {
+        ensureAvailable();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE_LAYOUT);
+            MemorySegment buf = arena.allocate(STATVFS_SIZE, 8);
+            int rc = (int) STATVFS.invokeExact(state, arena.allocateFrom(path.toString()), buf);
+            if (rc != 0) {
+                throw failure("statvfs", path, 0, 0, errno(state));
+            }
+            long fragment = buf.get(ValueLayout.JAVA_LONG, 8);
+            long blocks = buf.get(ValueLayout.JAVA_LONG, 16);
+            long available = buf.get(ValueLayout.JAVA_LONG, 32);
+            if (blocks == 0) {
+                return Long.MAX_VALUE; // no size reported (ramfs, some FUSE file systems): posix_fallocate decides
+            }
+            return Math.multiplyHigh(fragment, available) != 0 ? Long.MAX_VALUE : fragment * available;
+        } catch (KvbmException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     /** Reserves {@code [0, length)} on disk so later writes cannot fail for lack of space. */
     static void preallocate(int fd, Path path, long length) {
         ensureAvailable();
@@ -177,12 +329,12 @@ final class PosixFiles {
         }
     }
 
-    /** Reads exactly {@code destination.byteSize()} bytes at {@code offset}, retrying short reads. */
+    /** Reads exactly {@code destination.byteSize()} bytes at {@code offset}, resuming short reads, retrying EINTR/EAGAIN. */
     static void readFully(int fd, Path path, long offset, MemorySegment destination) {
         transferFully(PREAD, "pread", fd, path, offset, destination);
     }
 
-    /** Writes all of {@code source} at {@code offset}, retrying short writes. */
+    /** Writes all of {@code source} at {@code offset}, resuming short writes, retrying EINTR/EAGAIN. */
     static void writeFully(int fd, Path path, long offset, MemorySegment source) {
         transferFully(PWRITE, "pwrite", fd, path, offset, source);
     }
@@ -201,6 +353,10 @@ final class PosixFiles {
                 if (n < 0) {
                     int err = errno(state);
                     if (err == EINTR) {
+                        continue;
+                    }
+                    if (err == EAGAIN) {
+                        Thread.yield();
                         continue;
                     }
                     throw failure(name, path, offset + done, chunk, err);
@@ -223,12 +379,23 @@ final class PosixFiles {
         return (int) ERRNO.get(state, 0L);
     }
 
-    private static KvbmException failure(String call, Path path, long offset, long length, int errno) {
-        return new KvbmException(String.format(Locale.ROOT, "%s(%s, offset=%d, length=%d) failed: errno %d (%s)",
-                call, path, offset, length, errno, strerror(errno)));
+    static KvbmException failure(String call, Path path, long offset, long length, int errno) {
+        String message = String.format(Locale.ROOT, "%s(%s, offset=%d, length=%d) failed: %s",
+                call, path, offset, length, describe(errno));
+        if (errno == ENOSPC) {
+            message += "; the file system is full: free space there, give the disk tier a smaller budget, or point"
+                    + " -D" + DiskStorageProvider.DIRECTORY_PROPERTY + " at a larger one";
+        }
+        return new KvbmException(message);
     }
 
-    private static String strerror(int errno) {
+    /** {@code "errno 28 ENOSPC (No space left on device)"}. */
+    static String describe(int errno) {
+        String name = ERRNO_NAMES.get(errno);
+        return "errno " + errno + (name == null ? "" : " " + name) + " (" + strerror(errno) + ")";
+    }
+
+    static String strerror(int errno) {
         try {
             MemorySegment message = (MemorySegment) STRERROR.invokeExact(errno);
             return message.reinterpret(256).getString(0);

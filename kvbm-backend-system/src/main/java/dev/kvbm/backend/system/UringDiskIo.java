@@ -1,0 +1,202 @@
+package dev.kvbm.backend.system;
+
+import dev.kvbm.api.KvbmException;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The io_uring engine: one ring of {@code queueDepth} entries and one thread that owns it. The thread fills free
+ * submission slots from the queue of pieces, submits them and waits for at least one completion in the same
+ * {@code io_uring_enter}, then resumes short transfers where they stopped, resubmits those the kernel answered
+ * with {@code EINTR} or {@code EAGAIN}, and counts the rest finished (a failure names the file, offset, length
+ * and {@code strerror}). Pieces that direct I/O cannot take as they are go to a small {@link ThreadedDiskIo}
+ * that stages them.
+ */
+final class UringDiskIo extends DiskIo {
+    private final String name;
+    private final IoUring ring;
+    private final int depth;
+    private final Thread thread;
+    private final ConcurrentLinkedQueue<Piece> queue = new ConcurrentLinkedQueue<>();
+    private final Piece[] slots;
+    private final int[] freeSlots;
+    private int freeCount;
+    private final ArrayDeque<Piece> retry = new ArrayDeque<>();
+    private final Object stagedLock = new Object();
+    private ThreadedDiskIo staged; // guarded by stagedLock; made on the first piece that needs staging
+    private volatile boolean closing;
+
+    UringDiskIo(String name, int queueDepth) {
+        this.name = name;
+        this.ring = new IoUring(queueDepth);
+        this.depth = Math.min(queueDepth, ring.entries());
+        this.slots = new Piece[depth];
+        this.freeSlots = new int[depth];
+        for (int i = 0; i < depth; i++) {
+            freeSlots[i] = depth - 1 - i;
+        }
+        this.freeCount = depth;
+        this.thread = new Thread(this::loop, name + "-io_uring");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    @Override
+    void start(List<Piece> pieces) {
+        if (closing) {
+            throw new IllegalStateException("disk I/O engine " + name + " is closed");
+        }
+        List<Piece> toStage = null;
+        for (Piece piece : pieces) {
+            if (piece.unstaged()) {
+                queue.add(piece);
+            } else {
+                if (toStage == null) {
+                    toStage = new ArrayList<>();
+                }
+                toStage.add(piece);
+            }
+        }
+        LockSupport.unpark(thread);
+        if (toStage != null) {
+            stager().start(toStage);
+        }
+    }
+
+    private ThreadedDiskIo stager() {
+        synchronized (stagedLock) {
+            if (staged == null) {
+                staged = new ThreadedDiskIo(name + "-staged", 2);
+            }
+            return staged;
+        }
+    }
+
+    private void loop() {
+        try {
+            while (true) {
+                int prepared = fill();
+                int inFlight = depth - freeCount;
+                if (inFlight == 0) {
+                    if (closing && queue.isEmpty()) {
+                        break;
+                    }
+                    LockSupport.park(this);
+                    continue;
+                }
+                ring.enter(true);
+                ring.reap(this::completed);
+            }
+        } catch (Throwable t) {
+            // The ring itself failed: everything in flight and queued fails with it, and the engine stops taking work.
+            closing = true;
+            KvbmException failure = t instanceof KvbmException k ? k : new KvbmException("io_uring failed: " + t, t);
+            abandon(failure);
+            return;
+        }
+        abandon(new IllegalStateException("disk I/O engine " + name + " is closed"));
+        ring.close();
+    }
+
+    /** After the ring failed or closed: fails what is left (nothing is in flight when the loop ends normally). */
+    private void abandon(RuntimeException why) {
+        Piece p;
+        while ((p = retry.poll()) != null || (p = queue.poll()) != null) {
+            p.batch.finished(why);
+        }
+        for (int i = 0; i < slots.length; i++) {
+            if (slots[i] != null) {
+                // Still owned by the kernel when the ring failed: its memory stays leased (never finished) rather
+                // than freed under a transfer the kernel may still be doing.
+                slots[i] = null;
+            }
+        }
+    }
+
+    /** Fills free slots from retries first, then the queue; returns how many were prepared. */
+    private int fill() {
+        int n = 0;
+        while (freeCount > 0) {
+            Piece p = retry.poll();
+            if (p == null) {
+                p = queue.poll();
+            }
+            if (p == null) {
+                break;
+            }
+            int slot = freeSlots[--freeCount];
+            slots[slot] = p;
+            long remaining = p.host.byteSize() - p.done;
+            ring.prepare(p.write ? IoUring.OP_WRITE : IoUring.OP_READ, p.file.fd(), p.offset + p.done,
+                    p.host.address() + p.done, (int) remaining, slot);
+            n++;
+        }
+        return n;
+    }
+
+    private void completed(long userData, int result) {
+        int slot = (int) userData;
+        Piece p = slots[slot];
+        slots[slot] = null;
+        freeSlots[freeCount++] = slot;
+        if (result > 0) {
+            p.done += result;
+            if (p.done < p.host.byteSize()) {
+                retry.add(p); // a short read or write: the rest goes again from where it stopped
+            } else {
+                p.batch.finished(null);
+            }
+        } else if (result == 0) {
+            long length = p.host.byteSize();
+            p.batch.finished(new KvbmException(String.format(Locale.ROOT,
+                    "io_uring %s of %s at offset %d returned 0 after %d of %d bytes (%s)", p.write ? "write" : "read",
+                    p.file.path(), p.offset + p.done, p.done, length,
+                    p.write ? "the device took nothing" : "the file is shorter than expected")));
+        } else if (-result == PosixFiles.EINTR || -result == PosixFiles.EAGAIN) {
+            retry.add(p);
+        } else {
+            long length = p.host.byteSize() - p.done;
+            p.batch.finished(PosixFiles.failure(p.write ? "io_uring write" : "io_uring read", p.file.path(),
+                    p.offset + p.done, length, -result));
+        }
+    }
+
+    @Override
+    String engine() {
+        return "io_uring";
+    }
+
+    @Override
+    int queueDepth() {
+        return depth;
+    }
+
+    @Override
+    public void close() {
+        closing = true;
+        LockSupport.unpark(thread);
+        if (Thread.currentThread() != thread) {
+            boolean interrupted = false;
+            while (thread.isAlive()) {
+                try {
+                    thread.join();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        synchronized (stagedLock) {
+            if (staged != null) {
+                staged.close();
+            }
+        }
+    }
+}
