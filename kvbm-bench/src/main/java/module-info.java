@@ -7,6 +7,7 @@ module dev.kvbm.bench {
     requires dev.kvbm.layout;
     requires dev.kvbm.manager;
     requires jmh.core;
+    requires com.fasterxml.jackson.databind;
 
     exports dev.kvbm.bench;
     exports dev.kvbm.bench.jmh_generated;

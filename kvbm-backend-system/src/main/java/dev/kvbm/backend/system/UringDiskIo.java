@@ -10,7 +10,11 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The io_uring engine: one ring of {@code queueDepth} entries and one thread that owns it. The thread fills free
+ * The io_uring engine: one ring and one thread that owns it. Requests in flight are bounded in bytes as well as in
+ * number: {@code queueDepth} requests of {@value DiskIo#MAX_IO_BYTES} bytes (what fio's {@code iodepth} with
+ * {@code bs=2M} keeps in flight), and up to {@value #SMALL_REQUEST_FACTOR} times as many smaller ones (a
+ * LayerSeparate layout moves a block as one request per layer), so small requests keep the device as busy as
+ * large ones. The thread fills free
  * submission slots from the queue of pieces, submits them and waits for at least one completion in the same
  * {@code io_uring_enter}, then resumes short transfers where they stopped, resubmits those the kernel answered
  * with {@code EINTR} or {@code EAGAIN}, and counts the rest finished (a failure names the file, offset, length
@@ -18,13 +22,19 @@ import java.util.concurrent.locks.LockSupport;
  * that stages them.
  */
 final class UringDiskIo extends DiskIo {
+    static final int SMALL_REQUEST_FACTOR = 16;
+
     private final String name;
     private final IoUring ring;
     private final int depth;
+    private final int slotCount;
+    private final long byteBudget;
+    private long bytesInFlight;
     private final Thread thread;
     private final ConcurrentLinkedQueue<Piece> queue = new ConcurrentLinkedQueue<>();
     private final Piece[] slots;
     private final int[] freeSlots;
+    private final long[] lengths; // bytes asked of the request in each slot
     private int freeCount;
     private final ArrayDeque<Piece> retry = new ArrayDeque<>();
     private final Object stagedLock = new Object();
@@ -33,14 +43,17 @@ final class UringDiskIo extends DiskIo {
 
     UringDiskIo(String name, int queueDepth) {
         this.name = name;
-        this.ring = new IoUring(queueDepth);
-        this.depth = Math.min(queueDepth, ring.entries());
-        this.slots = new Piece[depth];
-        this.freeSlots = new int[depth];
-        for (int i = 0; i < depth; i++) {
-            freeSlots[i] = depth - 1 - i;
+        this.ring = new IoUring(Math.min(4096, queueDepth * SMALL_REQUEST_FACTOR));
+        this.depth = queueDepth;
+        this.slotCount = ring.entries();
+        this.byteBudget = queueDepth * MAX_IO_BYTES;
+        this.slots = new Piece[slotCount];
+        this.freeSlots = new int[slotCount];
+        this.lengths = new long[slotCount];
+        for (int i = 0; i < slotCount; i++) {
+            freeSlots[i] = slotCount - 1 - i;
         }
-        this.freeCount = depth;
+        this.freeCount = slotCount;
         this.thread = new Thread(this::loop, name + "-io_uring");
         thread.setDaemon(true);
         thread.start();
@@ -80,8 +93,8 @@ final class UringDiskIo extends DiskIo {
     private void loop() {
         try {
             while (true) {
-                int prepared = fill();
-                int inFlight = depth - freeCount;
+                fill();
+                int inFlight = slotCount - freeCount;
                 if (inFlight == 0) {
                     if (closing && queue.isEmpty()) {
                         break;
@@ -118,10 +131,9 @@ final class UringDiskIo extends DiskIo {
         }
     }
 
-    /** Fills free slots from retries first, then the queue; returns how many were prepared. */
-    private int fill() {
-        int n = 0;
-        while (freeCount > 0) {
+    /** Fills free slots from retries first, then the queue, while the bytes in flight are under the budget. */
+    private void fill() {
+        while (freeCount > 0 && bytesInFlight < byteBudget) {
             Piece p = retry.poll();
             if (p == null) {
                 p = queue.poll();
@@ -134,15 +146,16 @@ final class UringDiskIo extends DiskIo {
             long remaining = p.host.byteSize() - p.done;
             ring.prepare(p.write ? IoUring.OP_WRITE : IoUring.OP_READ, p.file.fd(), p.offset + p.done,
                     p.host.address() + p.done, (int) remaining, slot);
-            n++;
+            bytesInFlight += remaining;
+            lengths[slot] = remaining;
         }
-        return n;
     }
 
     private void completed(long userData, int result) {
         int slot = (int) userData;
         Piece p = slots[slot];
         slots[slot] = null;
+        bytesInFlight -= lengths[slot];
         freeSlots[freeCount++] = slot;
         if (result > 0) {
             p.done += result;
