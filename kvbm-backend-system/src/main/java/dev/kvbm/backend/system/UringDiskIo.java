@@ -61,28 +61,43 @@ final class UringDiskIo extends DiskIo {
 
     @Override
     void start(List<Piece> pieces) {
-        if (closing) {
-            throw new IllegalStateException("disk I/O engine " + name + " is closed");
-        }
         List<Piece> toStage = null;
-        for (Piece piece : pieces) {
-            if (piece.unstaged()) {
-                queue.add(piece);
-            } else {
-                if (toStage == null) {
-                    toStage = new ArrayList<>();
+        // Under the lock the ring thread decides to stop: a piece is either queued before it stops, and done, or
+        // refused here.
+        synchronized (this) {
+            if (closing) {
+                throw new IllegalStateException("disk I/O engine " + name + " is closed");
+            }
+            for (Piece piece : pieces) {
+                if (piece.unstaged()) {
+                    queue.add(piece);
+                } else {
+                    if (toStage == null) {
+                        toStage = new ArrayList<>();
+                    }
+                    toStage.add(piece);
                 }
-                toStage.add(piece);
             }
         }
         LockSupport.unpark(thread);
         if (toStage != null) {
-            stager().start(toStage);
+            try {
+                stager().start(toStage);
+            } catch (IllegalStateException e) {
+                // Closed in between: the queued pieces of this batch still run; these are counted as failed, so
+                // the batch completes (exceptionally) only when those are done.
+                for (Piece piece : toStage) {
+                    piece.batch.finished(e);
+                }
+            }
         }
     }
 
     private ThreadedDiskIo stager() {
         synchronized (stagedLock) {
+            if (closing) {
+                throw new IllegalStateException("disk I/O engine " + name + " is closed");
+            }
             if (staged == null) {
                 staged = new ThreadedDiskIo(name + "-staged", 2);
             }
@@ -96,10 +111,14 @@ final class UringDiskIo extends DiskIo {
                 fill();
                 int inFlight = slotCount - freeCount;
                 if (inFlight == 0) {
-                    if (closing && queue.isEmpty()) {
-                        break;
+                    synchronized (this) {
+                        if (closing && queue.isEmpty() && retry.isEmpty()) {
+                            break;
+                        }
                     }
-                    LockSupport.park(this);
+                    if (queue.isEmpty() && retry.isEmpty()) {
+                        LockSupport.park(this);
+                    }
                     continue;
                 }
                 ring.enter(true);
@@ -107,7 +126,9 @@ final class UringDiskIo extends DiskIo {
             }
         } catch (Throwable t) {
             // The ring itself failed: everything in flight and queued fails with it, and the engine stops taking work.
-            closing = true;
+            synchronized (this) {
+                closing = true;
+            }
             KvbmException failure = t instanceof KvbmException k ? k : new KvbmException("io_uring failed: " + t, t);
             abandon(failure);
             return;
@@ -191,7 +212,9 @@ final class UringDiskIo extends DiskIo {
 
     @Override
     public void close() {
-        closing = true;
+        synchronized (this) {
+            closing = true;
+        }
         LockSupport.unpark(thread);
         if (Thread.currentThread() != thread) {
             boolean interrupted = false;
