@@ -10,4 +10,5 @@ module dev.kvbm.api {
     uses dev.kvbm.api.spi.StorageProvider;
     uses dev.kvbm.api.spi.TransferExecutorProvider;
     uses dev.kvbm.api.spi.AgentProvider;
+    uses dev.kvbm.api.spi.DiscoveryProvider;
 }

@@ -14,4 +14,6 @@ module dev.kvbm.backend.system {
             dev.kvbm.backend.system.HostCopyExecutorProvider;
     provides dev.kvbm.api.spi.AgentProvider with
             dev.kvbm.backend.system.LocalAgentProvider;
+    provides dev.kvbm.api.spi.DiscoveryProvider with
+            dev.kvbm.backend.system.EmbeddedDiscoveryProvider;
 }

@@ -75,6 +75,7 @@ public final class TransportManager implements AutoCloseable {
     private final Map<Storage, LayoutHandle> handleOfStorage = new IdentityHashMap<>();
     private final Map<LayoutHandle, RemoteLayout> remotes = new ConcurrentHashMap<>();
     private final Set<WorkerAddress> loadedRemotes = new HashSet<>(); // guarded by registry
+    private final Map<Long, String> departed = new ConcurrentHashMap<>(); // worker id -> why it was forgotten
     private final Map<String, TransferExecutor> executors = new HashMap<>(); // guarded by itself
     private int nextLayoutId; // guarded by registry
     private volatile boolean closed;
@@ -335,6 +336,7 @@ public final class TransportManager implements AutoCloseable {
             }
             layouts.forEach((handle, layout) -> remotes.put(handle, new RemoteLayout(handle, layout, peer)));
             loadedRemotes.add(peer);
+            departed.remove(peer.workerId());
             return List.copyOf(layouts.keySet());
         }
     }
@@ -368,6 +370,18 @@ public final class TransportManager implements AutoCloseable {
      * @return whether the worker had been imported
      */
     public boolean forgetRemote(long remoteWorkerId) {
+        return forgetRemote(remoteWorkerId, null);
+    }
+
+    /**
+     * Forgets a peer, as {@link #forgetRemote(long)}, and remembers why: a transfer that still names one of its
+     * layouts then fails at once with that reason and the worker's name (until the worker is imported again).
+     *
+     * @param remoteWorkerId the peer's worker id
+     * @param reason         why, e.g. {@code "its discovery entry disappeared"}; null for no reason
+     * @return whether the worker had been imported
+     */
+    public boolean forgetRemote(long remoteWorkerId, String reason) {
         synchronized (registry) {
             WorkerAddress peer = loadedRemotes.stream().filter(w -> w.workerId() == remoteWorkerId).findFirst()
                     .orElse(null);
@@ -376,6 +390,10 @@ public final class TransportManager implements AutoCloseable {
             }
             loadedRemotes.remove(peer);
             remotes.values().removeIf(r -> r.worker.equals(peer));
+            if (reason != null) {
+                departed.put(remoteWorkerId, "worker " + Long.toUnsignedString(remoteWorkerId) + " (agent '"
+                        + peer.nixlAgentName() + "') is gone: " + reason);
+            }
             if (agent != null) {
                 agent.invalidateRemote(peer.nixlAgentName());
             }
@@ -415,6 +433,8 @@ public final class TransportManager implements AutoCloseable {
      * @throws IndexOutOfBoundsException when a block id or the layer range is out of range
      * @throws UnsupportedOperationException when no installed backend moves between the two kinds; the message
      *                                   names the kinds and the module that would
+     * @throws IllegalStateException     when a handle belongs to a worker forgotten with a reason
+     *                                   ({@link #forgetRemote(long, String)}); the message names the worker and why
      */
     public CompletableFuture<Void> executeTransfer(LayoutHandle src, int[] srcBlocks, LayoutHandle dst,
                                                    int[] dstBlocks, TransferOptions options) {
@@ -463,6 +483,10 @@ public final class TransportManager implements AutoCloseable {
         RemoteLayout remote = remotes.get(handle);
         if (remote != null) {
             return new Endpoint(handle, null, remote);
+        }
+        String gone = departed.get(handle.workerId());
+        if (gone != null) {
+            throw new IllegalStateException("cannot use " + role + " handle " + handle + ": " + gone);
         }
         throw new IllegalArgumentException("invalid " + role + " handle " + handle
                 + ": it is neither registered here nor imported from a peer");
