@@ -1,4 +1,4 @@
-package dev.kvbm.transport;
+package dev.kvbm.discovery.etcd;
 
 import dev.kvbm.api.LayoutConfig;
 import dev.kvbm.api.StorageKind;
@@ -7,6 +7,9 @@ import dev.kvbm.api.spi.Discovery;
 import dev.kvbm.api.spi.DiscoveryProvider;
 import dev.kvbm.layout.Layouts;
 import dev.kvbm.layout.OwnedLayout;
+import dev.kvbm.transport.LayoutHandle;
+import dev.kvbm.transport.PeerDiscovery;
+import dev.kvbm.transport.TransportManager;
 
 import java.time.Duration;
 import java.util.List;

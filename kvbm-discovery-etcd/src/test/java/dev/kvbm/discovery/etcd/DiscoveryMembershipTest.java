@@ -1,9 +1,10 @@
-package dev.kvbm.transport;
+package dev.kvbm.discovery.etcd;
 
 import dev.kvbm.api.spi.AgentProvider;
 import dev.kvbm.api.spi.Backends;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -22,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.abort;
 
 /**
- * Membership through the embedded discovery, between worker processes with the ucx agent: three register and import
+ * Membership through each discovery provider (the embedded default, and a real etcd), between worker processes
+ * with the ucx agent: three register and import
  * each other; one is killed with SIGKILL (so it unregisters nothing) and the others see it leave within the TTL
  * plus 2 s, forget its layouts (a transfer into them fails naming the worker), and import a fourth that appears
  * later, without a restart of anyone.
@@ -33,13 +35,16 @@ class DiscoveryMembershipTest {
     @TempDir
     Path registry;
 
-    @Test
-    void workersJoinLeaveWhenKilledAndANewOneIsImported() throws Exception {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"embedded", "etcd"})
+    void workersJoinLeaveWhenKilledAndANewOneIsImported(String provider) throws Exception {
         assumeUcx();
+        EtcdServer etcd = provider.equals("etcd") ? EtcdServer.start(registry) : null;
+        String endpoints = etcd == null ? registry.toString() : etcd.endpoint();
         List<Worker> workers = new ArrayList<>();
         try {
             for (long id = 1; id <= 3; id++) {
-                workers.add(Worker.start(id, registry));
+                workers.add(Worker.start(id, provider, endpoints));
             }
             for (Worker w : workers) {
                 w.awaitLines(List.of("EVENT joined " + other(w, 1, workers), "EVENT joined " + other(w, 2, workers)),
@@ -54,9 +59,11 @@ class DiscoveryMembershipTest {
                 String transfer = w.awaitLines(List.of("TRANSFER "), 10_000);
                 assertThat(transfer).contains("worker 2").contains("is gone").contains("discovery entry disappeared");
             }
-            assertThat(Files.list(registry.resolve("test-ns").resolve("workers")).map(p -> p.getFileName().toString())
-                    .toList()).containsExactlyInAnyOrder("1.entry", "3.entry");
-            Worker late = Worker.start(4, registry);
+            if (etcd == null) {
+                assertThat(Files.list(registry.resolve("test-ns").resolve("workers")).map(p -> p.getFileName()
+                        .toString()).toList()).containsExactlyInAnyOrder("1.entry", "3.entry");
+            }
+            Worker late = Worker.start(4, provider, endpoints);
             workers.add(late);
             for (Worker w : List.of(workers.get(0), workers.get(2))) {
                 w.awaitLines(List.of("EVENT joined 4 "), 30_000);
@@ -67,6 +74,9 @@ class DiscoveryMembershipTest {
             for (Worker w : workers) {
                 w.process.destroyForcibly();
                 w.process.waitFor(30, TimeUnit.SECONDS);
+            }
+            if (etcd != null) {
+                etcd.close();
             }
         }
     }
@@ -81,11 +91,11 @@ class DiscoveryMembershipTest {
     }
 
     private record Worker(long id, Process process, BlockingQueue<String> lines, List<String> seen, Path log) {
-        static Worker start(long id, Path registry) throws IOException {
+        static Worker start(long id, String provider, String endpoints) throws IOException {
             Path log = Files.createTempFile("kvbm-discovery-worker", ".log");
-            Process p = new ProcessBuilder(ChildJvm.java(), "--enable-native-access=ALL-UNNAMED",
-                    "--illegal-native-access=deny", "-cp", ChildJvm.classPath(),
-                    DiscoveryWorkerProgram.class.getName(), Long.toString(id), "embedded", registry.toString(),
+            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED",
+                    "--illegal-native-access=deny", "-cp", classPath(),
+                    DiscoveryWorkerProgram.class.getName(), Long.toString(id), provider, endpoints,
                     "test-ns", Long.toString(TTL_MS)).redirectError(log.toFile()).start();
             BlockingQueue<String> lines = new LinkedBlockingQueue<>();
             Thread reader = new Thread(() -> {
@@ -125,6 +135,21 @@ class DiscoveryMembershipTest {
             }
             return last;
         }
+    }
+
+    /** This test run's module and class path as one class path, for the worker JVMs. */
+    private static String classPath() {
+        List<String> entries = new ArrayList<>();
+        for (String property : List.of("jdk.module.path", "java.class.path")) {
+            for (String entry : System.getProperty(property, "").split(java.io.File.pathSeparator)) {
+                if (!entry.isBlank()) {
+                    entries.add(entry);
+                }
+            }
+        }
+        entries.add(Path.of("target", "test-classes").toAbsolutePath().toString());
+        entries.add(Path.of("target", "classes").toAbsolutePath().toString());
+        return String.join(java.io.File.pathSeparator, entries);
     }
 
     private static void assumeUcx() {
