@@ -13,4 +13,5 @@ module dev.kvbm.manager {
     requires com.fasterxml.jackson.dataformat.yaml;
 
     exports dev.kvbm.manager;
+    exports dev.kvbm.manager.events;
 }

@@ -19,10 +19,12 @@ public sealed interface BlockEvent {
      *
      * @param tier         the tier
      * @param sequenceHash the block's sequence hash
+     * @param blockHash    the hash of its tokens alone (Dynamo's {@code tokens_hash})
      * @param parentHash   the sequence hash of the block before it, empty for a first block
      * @param tokenCount   the tokens it holds
      */
-    record Stored(String tier, long sequenceHash, OptionalLong parentHash, int tokenCount) implements BlockEvent {
+    record Stored(String tier, long sequenceHash, long blockHash, OptionalLong parentHash, int tokenCount)
+            implements BlockEvent {
     }
 
     /**

@@ -9,5 +9,5 @@ package dev.kvbm.manager;
  * @param parentHash   that block's sequence hash (0 when none)
  * @param tokens       its tokens (a copy)
  */
-record BlockMeta(int blockId, long sequenceHash, boolean hasParent, long parentHash, int[] tokens) {
+record BlockMeta(int blockId, long sequenceHash, long blockHash, boolean hasParent, long parentHash, int[] tokens) {
 }

@@ -199,7 +199,7 @@ public final class BlockPool implements AutoCloseable {
 
     /** A snapshot of a registered slot's identity; the caller holds the lock. */
     private static BlockMeta metaOf(Slot s) {
-        return new BlockMeta(s.id, s.sequenceHash, s.hasParent, s.parentHash, copyTokens(s));
+        return new BlockMeta(s.id, s.sequenceHash, s.blockHash, s.hasParent, s.parentHash, copyTokens(s));
     }
 
     /** {@return what a held block is registered as} */
@@ -270,7 +270,7 @@ public final class BlockPool implements AutoCloseable {
         s.state = State.REGISTERED;
         s.refCount = 1;
         if (events.hasSubscribers()) {
-            pendingEvents.add(new BlockEvent.Stored(name, s.sequenceHash, s.hasParent
+            pendingEvents.add(new BlockEvent.Stored(name, s.sequenceHash, s.blockHash, s.hasParent
                     ? java.util.OptionalLong.of(s.parentHash) : java.util.OptionalLong.empty(), s.tokenCount));
         }
         s.children = orphanChildren.size() == 0 ? 0 : orphanChildren.remove(s.sequenceHash);
@@ -410,6 +410,64 @@ public final class BlockPool implements AutoCloseable {
                     inactive.link(s);
                 }
             }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * How many leading hashes of {@code sequenceHashes} are registered here now, without matching, reviving or
+     * touching anything (what a KV-aware router's index should answer for this pool).
+     *
+     * @param sequenceHashes a sequence's hashes, first block first
+     * @return the length of the registered prefix
+     */
+    public int registeredPrefixLength(long[] sequenceHashes) {
+        Objects.requireNonNull(sequenceHashes, "sequenceHashes");
+        lock.lock();
+        try {
+            int n = 0;
+            while (n < sequenceHashes.length && registered(sequenceHashes[n]) != null) {
+                n++;
+            }
+            return n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A registered block as a snapshot lists it.
+     *
+     * @param sequenceHash its sequence hash
+     * @param blockHash    the hash of its tokens alone
+     * @param parentHash   its parent's sequence hash, empty for a first block
+     */
+    public record RegisteredBlock(long sequenceHash, long blockHash, java.util.OptionalLong parentHash) {
+    }
+
+    /**
+     * Every block registered now (in use or inactive), taken under the pool's lock together with {@code during},
+     * which runs under the same lock (a publisher reads its last event id there, so the snapshot and the id agree).
+     * Costs O(pool size): for resynchronising an index, not for the hot path.
+     *
+     * @param during runs under the lock, after the blocks were read; may be null
+     * @return the registered blocks, in no particular order
+     */
+    public List<RegisteredBlock> registeredBlocks(Runnable during) {
+        lock.lock();
+        try {
+            List<RegisteredBlock> out = new ArrayList<>();
+            for (Slot s : slots) {
+                if (s.state == State.REGISTERED && !s.duplicate) {
+                    out.add(new RegisteredBlock(s.sequenceHash, s.blockHash, s.hasParent
+                            ? java.util.OptionalLong.of(s.parentHash) : java.util.OptionalLong.empty()));
+                }
+            }
+            if (during != null) {
+                during.run();
+            }
+            return out;
         } finally {
             lock.unlock();
         }
@@ -557,6 +615,7 @@ public final class BlockPool implements AutoCloseable {
         int[] tokens;
         int tokenCount;
         long sequenceHash;
+        long blockHash;
         long parentHash;
         boolean hasParent;
         int refCount;
@@ -581,6 +640,7 @@ public final class BlockPool implements AutoCloseable {
             state = State.RESET;
             tokenCount = 0;
             sequenceHash = 0;
+            blockHash = 0;
             parentHash = 0;
             hasParent = false;
             refCount = 0;

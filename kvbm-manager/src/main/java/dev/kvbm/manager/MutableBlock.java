@@ -101,6 +101,7 @@ public final class MutableBlock extends BlockPool.Handle {
         slot.tokenCount = p.pageSize();
 
         slot.sequenceHash = sequence.sequenceHash(index);
+        slot.blockHash = sequence.blockHash(index);
         slot.hasParent = index > 0;
         slot.parentHash = index > 0 ? sequence.sequenceHash(index - 1) : 0;
         slot.state = BlockPool.State.COMPLETE;
@@ -117,6 +118,7 @@ public final class MutableBlock extends BlockPool.Handle {
         }
         BlockPool.setTokens(slot, meta.tokens(), pool.pageSize());
         slot.sequenceHash = meta.sequenceHash();
+        slot.blockHash = meta.blockHash();
         slot.hasParent = meta.hasParent();
         slot.parentHash = meta.parentHash();
         slot.state = BlockPool.State.COMPLETE;

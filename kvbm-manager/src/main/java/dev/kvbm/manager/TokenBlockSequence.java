@@ -149,6 +149,17 @@ public final class TokenBlockSequence {
     }
 
     /**
+     * {@return the block hash of complete block {@code block}: XXH3-64 of its tokens alone}
+     *
+     * @param block index of a complete block
+     * @throws IndexOutOfBoundsException when the block is not complete
+     */
+    public long blockHash(int block) {
+        Objects.checkIndex(block, completeBlocks);
+        return blockHashes[block];
+    }
+
+    /**
      * {@return the tokens of complete block {@code block} (a copy)}
      *
      * @param block index of a complete block

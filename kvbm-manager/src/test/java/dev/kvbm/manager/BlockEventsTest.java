@@ -67,11 +67,12 @@ class BlockEventsTest {
         }
         List<ImmutableBlock> stored = pool.register(blocks);
         long[] h = seq.sequenceHashes();
+        long[] b = seq.blockHashes();
         awaitBatches(c, 1);
         assertThat(c.batches.getFirst()).containsExactly(
-                new BlockEvent.Stored("G2", h[0], OptionalLong.empty(), PAGE),
-                new BlockEvent.Stored("G2", h[1], OptionalLong.of(h[0]), PAGE),
-                new BlockEvent.Stored("G2", h[2], OptionalLong.of(h[1]), PAGE));
+                new BlockEvent.Stored("G2", h[0], b[0], OptionalLong.empty(), PAGE),
+                new BlockEvent.Stored("G2", h[1], b[1], OptionalLong.of(h[0]), PAGE),
+                new BlockEvent.Stored("G2", h[2], b[2], OptionalLong.of(h[1]), PAGE));
         stored.forEach(ImmutableBlock::close);
         pool.allocate(3).forEach(MutableBlock::close);
         awaitBatches(c, 2);

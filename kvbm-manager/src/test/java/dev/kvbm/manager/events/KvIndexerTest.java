@@ -1,0 +1,116 @@
+package dev.kvbm.manager.events;
+
+import dev.kvbm.manager.BlockPool;
+import dev.kvbm.manager.TokenBlockSequence;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The index over the in-process bus against the ground truth of the workers' own pools. */
+class KvIndexerTest {
+
+    /** A sink that loses every {@code every}-th event before the bus (a test double for a lossy transport). */
+    private record Lossy(KvEventBus bus, int every, AtomicLong count) implements KvEventSink {
+        @Override
+        public void publish(KvEvent event) {
+            if (every > 0 && count.incrementAndGet() % every == 0) {
+                return;
+            }
+            bus.publish(event);
+        }
+
+        @Override
+        public AutoCloseable serveSnapshots(KvEventPublisher publisher) {
+            return bus.serveSnapshots(publisher);
+        }
+    }
+
+    @Test
+    void theIndexEqualsTheWorkersPoolsAfterAWorkloadWithEvictionsAndARestart() throws Exception {
+        assertIndexMatchesPools(0);
+    }
+
+    @Test
+    void lostEventsAreSeenAsGapsAndHealedBySnapshots() throws Exception {
+        KvIndexer indexer = assertIndexMatchesPools(37);
+        assertThat(indexer.gaps()).isPositive();
+        assertThat(indexer.snapshotsApplied()).isPositive();
+    }
+
+    private static KvIndexer assertIndexMatchesPools(int loseEvery) throws Exception {
+        try (KvEventBus bus = new KvEventBus()) {
+            KvIndexer indexer = new KvIndexer(bus, Duration.ofMillis(500));
+            bus.subscribe(indexer);
+            KvEventSink sink = new Lossy(bus, loseEvery, new AtomicLong());
+            Map<Long, BlockPool> pools = new LinkedHashMap<>();
+            Map<Long, KvEventPublisher> publishers = new HashMap<>();
+            Map<Long, Workload> loads = new HashMap<>();
+            for (long w = 1; w <= 2; w++) {
+                pools.put(w, BlockPool.create("G1-w" + w, 64, Workload.PAGE, BlockPool.Duplicates.REFUSE));
+                publishers.put(w, new KvEventPublisher(w, pools.get(w), sink));
+                loads.put(w, new Workload(w * 1000));
+            }
+            for (int step = 0; step < 3000; step++) {
+                long w = 1 + step % 2;
+                loads.get(w).step(pools.get(w));
+                if (step == 1500) { // worker 2 restarts: a new pool, a new publisher, a Cleared
+                    loads.get(2L).releaseAll();
+                    publishers.get(2L).close();
+                    pools.get(2L).close();
+                    pools.put(2L, BlockPool.create("G1-w2b", 64, Workload.PAGE, BlockPool.Duplicates.REFUSE));
+                    publishers.put(2L, new KvEventPublisher(2, pools.get(2L), sink));
+                }
+            }
+            // Quiet: every worker's last event applied, none stale.
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (System.nanoTime() < deadline) {
+                boolean settled = true;
+                for (long w : pools.keySet()) {
+                    settled &= indexer.lastEventId(w) == publishers.get(w).lastEventId()
+                            && !indexer.workers().getOrDefault(w, true);
+                }
+                if (settled) {
+                    break;
+                }
+                Thread.sleep(20);
+            }
+            if (loseEvery > 0) {
+                // The last event may itself have been lost: one more event per worker exposes that gap too.
+                for (long w : pools.keySet()) {
+                    loads.get(w).step(pools.get(w));
+                }
+                Thread.sleep(1500);
+            }
+            Random r = new Random(5);
+            int[][] prefixes = Workload.prefixes(new Random(99));
+            int nonEmpty = 0;
+            for (int i = 0; i < 1000; i++) {
+                long[] hashes = TokenBlockSequence.of(Workload.prompt(r, prefixes), Workload.PAGE, Workload.SALT)
+                        .sequenceHashes();
+                Map<Long, Integer> truth = new HashMap<>();
+                pools.forEach((w, pool) -> {
+                    int n = pool.registeredPrefixLength(hashes);
+                    if (n > 0) {
+                        truth.put(w, n);
+                    }
+                });
+                nonEmpty += truth.isEmpty() ? 0 : 1;
+                assertThat(indexer.match(hashes)).as("prompt %d", i).isEqualTo(truth);
+            }
+            assertThat(nonEmpty).as("prompts that hit at least one worker").isGreaterThan(100);
+            assertThat(indexer.acceptJson("{\"worker_id\":1}".getBytes(StandardCharsets.UTF_8))).isFalse();
+            assertThat(indexer.malformedEvents()).isEqualTo(1);
+            publishers.values().forEach(KvEventPublisher::close);
+            indexer.close();
+            return indexer;
+        }
+    }
+}
