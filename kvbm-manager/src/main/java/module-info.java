@@ -14,4 +14,7 @@ module dev.kvbm.manager {
 
     exports dev.kvbm.manager;
     exports dev.kvbm.manager.events;
+
+    uses dev.kvbm.manager.events.KvEventSinkProvider;
+    provides dev.kvbm.manager.events.KvEventSinkProvider with dev.kvbm.manager.events.InProcessSinkProvider;
 }

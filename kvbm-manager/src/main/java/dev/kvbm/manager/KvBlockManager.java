@@ -77,6 +77,8 @@ public final class KvBlockManager implements AutoCloseable {
     private final LayoutHandle bounceHandle;
     private final int[] bounceBlocks;
     private final Offloader offloader; // null without G2
+    private final dev.kvbm.manager.events.KvEventSink eventSink; // null unless configured
+    private final dev.kvbm.manager.events.KvEventPublisher eventPublisher; // G1's events, null unless configured
     private final ManagerMetrics metrics;
     private final ExecutorService callbacks;
     private final Set<CompletableFuture<?>> inFlight = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -141,8 +143,24 @@ public final class KvBlockManager implements AutoCloseable {
         this.offloader = built.containsKey(Tier.G2)
                 ? new Offloader(this, built.get(Tier.G1), built.get(Tier.G2), b.maxInFlight, b.batchSize)
                 : null;
+        if (b.eventSink != null) {
+            this.eventSink = dev.kvbm.manager.events.KvEventSinkProvider.named(b.eventSink).open(b.eventSettings);
+            this.eventPublisher = new dev.kvbm.manager.events.KvEventPublisher(b.workerId, built.get(Tier.G1).pool,
+                    eventSink);
+        } else {
+            this.eventSink = null;
+            this.eventPublisher = null;
+        }
         LOG.log(System.Logger.Level.INFO, () -> "KV block manager of worker " + Long.toUnsignedString(b.workerId)
                 + ": " + shape + ", tiers " + describeTiers());
+    }
+
+    /**
+     * {@return the publisher of G1's KV events, when the builder or configuration chose a sink} Its events are what
+     * a KV-aware router ({@link dev.kvbm.manager.events.KvIndexer}) follows.
+     */
+    public Optional<dev.kvbm.manager.events.KvEventPublisher> events() {
+        return Optional.ofNullable(eventPublisher);
     }
 
     private TierState buildTier(Tier t, TierSpec spec, BlockPool.Duplicates duplicates) {
@@ -771,6 +789,10 @@ public final class KvBlockManager implements AutoCloseable {
         if (offloader != null) {
             offloader.close();
         }
+        if (eventPublisher != null) {
+            eventPublisher.close();
+            eventSink.close();
+        }
         List<CompletableFuture<?>> pending;
         synchronized (inFlight) {
             pending = new ArrayList<>(inFlight);
@@ -812,8 +834,25 @@ public final class KvBlockManager implements AutoCloseable {
         private int maxInFlight = 4;
         private int batchSize = 16;
         private Backends backends;
+        private String eventSink; // null: no events published
+        private Map<String, String> eventSettings = Map.of();
 
         private Builder() {
+        }
+
+        /**
+         * Publishes G1's KV events to a sink ({@link dev.kvbm.manager.events.KvEventSinkProvider}): {@code in-process}
+         * (the JVM's {@link dev.kvbm.manager.events.KvEventBus#shared() bus}) or {@code nats} (with
+         * {@code kvbm-events-nats}; settings {@code servers} and {@code namespace}).
+         *
+         * @param sink     the sink's name
+         * @param settings its settings
+         * @return this builder
+         */
+        public Builder events(String sink, Map<String, String> settings) {
+            this.eventSink = Objects.requireNonNull(sink, "sink");
+            this.eventSettings = Map.copyOf(settings);
+            return this;
         }
 
         /**

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -33,6 +34,7 @@ import java.util.regex.Pattern;
  *   g2: {bytes: 8GiB}           # storage: pinned | system | device:N, optional
  *   g3: {bytes: 64GiB, directory: /mnt/nvme/kvbm}
  * offload: {max_in_flight: 4, batch_size: 16}
+ * events: {sink: nats, servers: "nats://10.0.0.5:4222", namespace: prod}   # optional; or {sink: in-process}
  * </pre>
  */
 final class ManagerConfig {
@@ -65,7 +67,7 @@ final class ManagerConfig {
     private record Reader(Path file) {
 
         void apply(JsonNode root, KvBlockManager.Builder b) {
-            object(root, "", Set.of("worker_id", "agent", "duplicates", "model", "tiers", "offload"));
+            object(root, "", Set.of("worker_id", "agent", "duplicates", "model", "tiers", "offload", "events"));
             if (root.has("worker_id")) {
                 b.workerId(unsignedLong(root.get("worker_id"), "worker_id"));
             }
@@ -98,6 +100,21 @@ final class ManagerConfig {
                 String key = it.next();
                 Tier tier = Tier.valueOf(key.toUpperCase(Locale.ROOT));
                 b.tier(tier, tier(tiers.get(key), "tiers." + key));
+            }
+            if (root.has("events")) {
+                JsonNode events = root.get("events");
+                if (!events.isObject()) {
+                    throw error("events must be an object such as {sink: in-process}");
+                }
+                String sink = text(required(events, "sink", "events"), "events.sink");
+                Map<String, String> settings = new java.util.LinkedHashMap<>();
+                for (Iterator<String> it = events.fieldNames(); it.hasNext(); ) {
+                    String key = it.next();
+                    if (!key.equals("sink")) {
+                        settings.put(key, text(events.get(key), "events." + key));
+                    }
+                }
+                b.events(sink, settings);
             }
             if (root.has("offload")) {
                 JsonNode off = root.get("offload");

@@ -24,6 +24,25 @@ public final class KvEventBus implements KvEventSink, SnapshotSource, Flow.Publi
     private final SubmissionPublisher<KvEvent> publisher;
     private final Map<Long, KvEventPublisher> workers = new ConcurrentHashMap<>();
     private final AtomicLong dropped = new AtomicLong();
+    private static volatile KvEventBus shared;
+
+    /**
+     * {@return the JVM's bus: where a manager configured with the {@code in-process} sink publishes, and where a
+     * router in the same JVM subscribes} It is never closed.
+     */
+    public static KvEventBus shared() {
+        KvEventBus b = shared;
+        if (b == null) {
+            synchronized (KvEventBus.class) {
+                b = shared;
+                if (b == null) {
+                    b = new KvEventBus();
+                    shared = b;
+                }
+            }
+        }
+        return b;
+    }
 
     /** A bus whose subscribers each buffer up to 8192 events. */
     public KvEventBus() {

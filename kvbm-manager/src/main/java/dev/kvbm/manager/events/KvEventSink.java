@@ -4,7 +4,7 @@ package dev.kvbm.manager.events;
  * Where a {@link KvEventPublisher} sends a worker's events: the in-process {@link KvEventBus}, or NATS
  * ({@code kvbm-events-nats}). Chosen by configuration.
  */
-public interface KvEventSink {
+public interface KvEventSink extends AutoCloseable {
     /**
      * Sends one event. May throw when the transport is down: the publisher counts the event as lost, and consumers
      * see the gap in event ids and ask for a snapshot.
@@ -22,5 +22,10 @@ public interface KvEventSink {
      */
     default AutoCloseable serveSnapshots(KvEventPublisher publisher) {
         return () -> { };
+    }
+
+    /** Releases the sink's connection, if it has one; the default does nothing. */
+    @Override
+    default void close() {
     }
 }

@@ -45,6 +45,31 @@ class KvIndexerTest {
         assertThat(indexer.snapshotsApplied()).isPositive();
     }
 
+    @Test
+    void aManagerBuiltWithTheInProcessSinkPublishesOnTheSharedBus() throws Exception {
+        try (KvIndexer indexer = new KvIndexer(KvEventBus.shared(), Duration.ofMillis(500));
+             dev.kvbm.manager.KvBlockManager kvbm = dev.kvbm.manager.KvBlockManager.builder()
+                     .model(new dev.kvbm.manager.ModelShape(2, 2, 4, 8, 2)).withoutAgent().workerId(77)
+                     .tier(dev.kvbm.manager.Tier.G1, dev.kvbm.manager.TierSpec.blocks(8))
+                     .events("in-process", Map.of()).build()) {
+            KvEventBus.shared().subscribe(indexer);
+            TokenBlockSequence seq = TokenBlockSequence.of(new int[] {9, 8, 7, 6, 5, 4, 3, 2}, 4, 0);
+            var blocks = kvbm.allocate(2);
+            blocks.get(0).complete(seq, 0);
+            blocks.get(1).complete(seq, 1);
+            var held = kvbm.register(blocks);
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (!indexer.match(seq.sequenceHashes()).equals(Map.of(77L, 2)) && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            // Subscribed after the manager's Cleared: the indexer resynchronised from a snapshot.
+            assertThat(indexer.match(seq.sequenceHashes())).isEqualTo(Map.of(77L, 2));
+            dev.kvbm.manager.KvBlockManager.release(held);
+        }
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> KvEventSinkProvider.named("nats"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("kvbm-events-nats");
+    }
+
     private static KvIndexer assertIndexMatchesPools(int loseEvery) throws Exception {
         try (KvEventBus bus = new KvEventBus()) {
             KvIndexer indexer = new KvIndexer(bus, Duration.ofMillis(500));
