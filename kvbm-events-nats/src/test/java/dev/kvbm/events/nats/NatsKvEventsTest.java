@@ -24,7 +24,8 @@ import java.util.Random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Two workers publish over a real nats-server while a seeded workload runs against their pools; an indexer on its
+ * Two workers publish over a real nats-server while a seeded workload runs against their pools (evicting under
+ * pressure, and restarting worker 2 halfway, which clears what it had); an indexer on its
  * own connection follows. Afterwards its answer for 1,000 prompts equals what the pools hold. Once with a restart
  * of the server in the middle (events lost meanwhile, healed by snapshots), once with malformed messages mixed in.
  */
@@ -61,6 +62,13 @@ class NatsKvEventsTest {
                 for (int step = 0; step < 2000; step++) {
                     long w = 1 + step % 2;
                     loads.get(w).step(pools.get(w));
+                    if (step == 1500) { // worker 2 restarts: a new pool and publisher, which begins with Cleared
+                        loads.get(2L).releaseAll();
+                        publishers.get(2L).close();
+                        pools.get(2L).close();
+                        pools.put(2L, BlockPool.create("G1-b2", 64, PAGE, BlockPool.Duplicates.REFUSE));
+                        publishers.put(2L, new KvEventPublisher(2, pools.get(2L), w2));
+                    }
                     if (restart && step == 800) {
                         nats.stop();
                     }
@@ -166,6 +174,12 @@ class NatsKvEventsTest {
                 out[i] = r.nextInt(50_000);
             }
             return out;
+        }
+
+        void releaseAll() {
+            while (!held.isEmpty()) {
+                held.removeFirst().forEach(ImmutableBlock::close);
+            }
         }
 
         void step(BlockPool pool) {
