@@ -40,7 +40,13 @@ public interface Discovery extends AutoCloseable {
     @Override
     void close();
 
-    /** A worker as the registry holds it: its id, a name, and its metadata (bytes the worker chose to publish). */
+    /**
+     * A worker as the registry holds it.
+     *
+     * @param workerId the worker's id, unique in the namespace (an unsigned 64-bit value)
+     * @param name     a name for people and logs, e.g. the agent's name
+     * @param metadata what the worker publishes, e.g. its transport manager's exported metadata; copied
+     */
     record WorkerEntry(long workerId, String name, byte[] metadata) {
         /** The largest metadata accepted, 16 MiB: a registry is not a blob store. */
         public static final int MAX_METADATA = 16 << 20;
@@ -60,6 +66,7 @@ public interface Discovery extends AutoCloseable {
             metadata = metadata.clone();
         }
 
+        /** {@return a copy of the published metadata} */
         @Override
         public byte[] metadata() {
             return metadata.clone();
