@@ -63,6 +63,14 @@ public final class BlockEvents implements Flow.Publisher<List<BlockEvent>>, Auto
         return dropped.get();
     }
 
+    /**
+     * {@return an estimate of the batches published but not yet taken by the slowest subscriber} 0 means every
+     * subscriber has at least started on everything published so far.
+     */
+    public long lag() {
+        return publisher.estimateMaximumLag();
+    }
+
     /** {@return the number of current subscribers} */
     public int subscribers() {
         return publisher.getNumberOfSubscribers();

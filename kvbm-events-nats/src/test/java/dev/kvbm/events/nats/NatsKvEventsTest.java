@@ -58,6 +58,7 @@ class NatsKvEventsTest {
                 pools.put(2L, BlockPool.create("G1-b", 64, PAGE, BlockPool.Duplicates.REFUSE));
                 publishers.put(1L, new KvEventPublisher(1, pools.get(1L), w1));
                 publishers.put(2L, new KvEventPublisher(2, pools.get(2L), w2));
+                List<KvEventPublisher> everyPublisher = new ArrayList<>(publishers.values());
                 Map<Long, Load> loads = Map.of(1L, new Load(11), 2L, new Load(22));
                 for (int step = 0; step < 2000; step++) {
                     long w = 1 + step % 2;
@@ -68,9 +69,13 @@ class NatsKvEventsTest {
                         pools.get(2L).close();
                         pools.put(2L, BlockPool.create("G1-b2", 64, PAGE, BlockPool.Duplicates.REFUSE));
                         publishers.put(2L, new KvEventPublisher(2, pools.get(2L), w2));
+                        everyPublisher.add(publishers.get(2L));
                     }
                     if (restart && step == 800) {
                         nats.stop();
+                        // Once the workers know it is gone, what they publish fails (no reconnect buffer): lost.
+                        awaitStatusNot(w1, "CONNECTED");
+                        awaitStatusNot(w2, "CONNECTED");
                     }
                     if (restart && step == 1000) {
                         nats.restart();
@@ -96,17 +101,18 @@ class NatsKvEventsTest {
                     loads.get(w).step(pools.get(w));
                 }
                 long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-                while (System.nanoTime() < deadline) {
+                int quietChecks = 0;
+                while (System.nanoTime() < deadline && quietChecks < 5) {
                     boolean settled = true;
                     for (long w : pools.keySet()) {
-                        settled &= indexer.lastEventId(w) == publishers.get(w).lastEventId()
+                        settled &= pools.get(w).events().lag() == 0
+                                && indexer.lastEventId(w) == publishers.get(w).lastEventId()
                                 && !indexer.workers().getOrDefault(w, true);
                     }
-                    if (settled) {
-                        break;
-                    }
-                    Thread.sleep(50);
+                    quietChecks = settled ? quietChecks + 1 : 0;
+                    Thread.sleep(30);
                 }
+                assertThat(quietChecks).as("the index caught up with every worker").isEqualTo(5);
                 Random r = new Random(8);
                 int hits = 0;
                 for (int i = 0; i < 1000; i++) {
@@ -123,19 +129,30 @@ class NatsKvEventsTest {
                 }
                 assertThat(hits).isGreaterThan(100);
                 if (restart) {
-                    assertThat(publishers.get(1L).failedEvents() + publishers.get(2L).failedEvents())
+                    assertThat(everyPublisher.stream().mapToLong(KvEventPublisher::failedEvents).sum())
                             .as("events lost while the server was down").isPositive();
                     assertThat(indexer.gaps()).isPositive();
                     assertThat(indexer.snapshotsApplied()).isPositive();
                     assertThat(w1.snapshotsServed() + w2.snapshotsServed()).isPositive();
                 } else {
                     assertThat(indexer.malformedEvents()).isEqualTo(5L * 5);
-                    assertThat(indexer.gaps()).isZero();
+                    // NATS loses nothing here; a gap comes only from events a publisher could not send (the pool
+                    // drops batches for a publisher that falls behind on a loaded machine, and skips their ids).
+                    long lost = everyPublisher.stream().mapToLong(KvEventPublisher::failedEvents).sum();
+                    assertThat(indexer.gaps()).isLessThanOrEqualTo(lost);
                 }
                 publishers.values().forEach(KvEventPublisher::close);
                 feed.close();
             }
         }
+    }
+
+    private static void awaitStatusNot(NatsKvEvents events, String status) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (events.status().equals(status) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(events.status()).isNotEqualTo(status);
     }
 
     private static void awaitStatus(NatsKvEvents events, String status) throws InterruptedException {

@@ -11,11 +11,16 @@ import java.util.OptionalLong;
  * worker's registered blocks: {@link Stored}, {@link Removed} or {@link Cleared}. Hashes are u64 values carried in
  * a {@code long}.
  *
+ * <p>{@code instance} tells one run of a worker from the next (our addition to Dynamo's fields; 0 when a publisher
+ * does not say): event ids start again at 1 when a worker restarts, and a late event of the previous run must not
+ * be taken for part of the new one.
+ *
  * @param workerId the publishing worker
- * @param eventId  1 for a worker's first event (a {@link Cleared}), then one more for each
+ * @param instance the publisher's run, random per start (0: not given)
+ * @param eventId  1 for a run's first event (a {@link Cleared}), then one more for each
  * @param data     what happened
  */
-public record KvEvent(long workerId, long eventId, Data data) {
+public record KvEvent(long workerId, long instance, long eventId, Data data) {
 
     /** Checks the fields. */
     public KvEvent {
@@ -23,6 +28,17 @@ public record KvEvent(long workerId, long eventId, Data data) {
         if (eventId == 0) {
             throw new IllegalArgumentException("event ids start at 1, got " + Long.toUnsignedString(eventId));
         }
+    }
+
+    /**
+     * An event without an instance (as Dynamo's publishers send them).
+     *
+     * @param workerId the publishing worker
+     * @param eventId  the event id
+     * @param data     what happened
+     */
+    public KvEvent(long workerId, long eventId, Data data) {
+        this(workerId, 0, eventId, data);
     }
 
     /** What an event says. */

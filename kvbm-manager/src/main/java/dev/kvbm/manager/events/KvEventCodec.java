@@ -17,10 +17,11 @@ import java.util.OptionalLong;
  * The JSON form of {@link KvEvent}s and {@link KvSnapshot}s on the wire, in the field names of Dynamo's router
  * events ({@code worker_id}, {@code event_id}, {@code stored}/{@code removed}/{@code cleared},
  * {@code parent_hash}, {@code block_hash} for the sequence hash, {@code tokens_hash} for the block hash), with a
- * {@code version} field (1; absent is read as 1). u64 values are written as unsigned JSON integers.
+ * {@code version} field (1; absent is read as 1) and the publisher's {@code instance} (absent is read as 0). u64
+ * values are written as unsigned JSON integers.
  *
  * <pre>{@code
- * {"version":1,"worker_id":7,"event":{"event_id":42,"data":{"stored":{"parent_hash":11,
+ * {"version":1,"worker_id":7,"event":{"event_id":42,"instance":9,"data":{"stored":{"parent_hash":11,
  *     "blocks":[{"block_hash":12,"tokens_hash":13}]}}}}
  * {"version":1,"worker_id":7,"event":{"event_id":43,"data":{"removed":{"block_hashes":[12]}}}}
  * {"version":1,"worker_id":7,"event":{"event_id":1,"data":"cleared"}}
@@ -54,6 +55,7 @@ public final class KvEventCodec {
         root.set("worker_id", u64(event.workerId()));
         ObjectNode e = root.putObject("event");
         e.set("event_id", u64(event.eventId()));
+        e.set("instance", u64(event.instance()));
         switch (event.data()) {
             case KvEvent.Stored s -> {
                 ObjectNode stored = data.putObject("stored");
@@ -78,6 +80,7 @@ public final class KvEventCodec {
         ObjectNode root = NODES.objectNode();
         root.put("version", VERSION);
         root.set("worker_id", u64(snapshot.workerId()));
+        root.set("instance", u64(snapshot.instance()));
         root.set("last_event_id", u64(snapshot.lastEventId()));
         root.set("blocks", blocks(snapshot.blocks()));
         return write(root);
@@ -121,6 +124,7 @@ public final class KvEventCodec {
         if (eventId == 0) {
             throw new KvEventFormatException("event.event_id is 0; event ids start at 1");
         }
+        long instance = event.has("instance") ? u64(event, "instance") : 0;
         JsonNode data = event.get("data");
         if (data == null) {
             throw new KvEventFormatException("event.data is missing");
@@ -130,7 +134,7 @@ public final class KvEventCodec {
                 throw new KvEventFormatException("event.data is \"" + clip(data.asText())
                         + "\"; the only event without a body is \"cleared\"");
             }
-            return new KvEvent(worker, eventId, new KvEvent.Cleared());
+            return new KvEvent(worker, instance, eventId, new KvEvent.Cleared());
         }
         if (!data.isObject() || data.size() != 1) {
             throw new KvEventFormatException("event.data must be \"cleared\" or an object with exactly one of"
@@ -151,7 +155,7 @@ public final class KvEventCodec {
                 if (blocks.isEmpty()) {
                     throw new KvEventFormatException("event.data.stored.blocks is empty");
                 }
-                yield new KvEvent(worker, eventId, new KvEvent.Stored(parentHash, blocks));
+                yield new KvEvent(worker, instance, eventId, new KvEvent.Stored(parentHash, blocks));
             }
             case "removed" -> {
                 if (!body.isObject()) {
@@ -166,9 +170,9 @@ public final class KvEventCodec {
                 for (int i = 0; i < out.length; i++) {
                     out[i] = u64Value(hashes.get(i), "event.data.removed.block_hashes[" + i + "]");
                 }
-                yield new KvEvent(worker, eventId, new KvEvent.Removed(out));
+                yield new KvEvent(worker, instance, eventId, new KvEvent.Removed(out));
             }
-            case "cleared" -> new KvEvent(worker, eventId, new KvEvent.Cleared());
+            case "cleared" -> new KvEvent(worker, instance, eventId, new KvEvent.Cleared());
             default -> throw new KvEventFormatException("event.data." + clip(kind)
                     + " is not an event kind this reader knows (stored, removed, cleared)");
         };
@@ -184,7 +188,8 @@ public final class KvEventCodec {
     public static KvSnapshot decodeSnapshot(byte[] json) {
         JsonNode root = parse(json);
         version(root);
-        return new KvSnapshot(u64(root, "worker_id"), u64(root, "last_event_id"),
+        return new KvSnapshot(u64(root, "worker_id"), root.has("instance") ? u64(root, "instance") : 0,
+                u64(root, "last_event_id"),
                 blocks(root.get("blocks"), "blocks", MAX_SNAPSHOT_BLOCKS));
     }
 

@@ -23,6 +23,7 @@ public final class KvEventPublisher implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(KvEventPublisher.class.getName());
 
     private final long workerId;
+    private final long instance = new java.security.SecureRandom().nextLong();
     private final BlockPool pool;
     private final KvEventSink sink;
     private final Object lock = new Object();
@@ -144,7 +145,7 @@ public final class KvEventPublisher implements AutoCloseable {
 
     /** Sends one event with the next id; the caller holds the lock. */
     private void send(KvEvent.Data data) {
-        KvEvent event = new KvEvent(workerId, ++lastEventId, data);
+        KvEvent event = new KvEvent(workerId, instance, ++lastEventId, data);
         try {
             sink.publish(event);
         } catch (RuntimeException e) {
@@ -173,7 +174,7 @@ public final class KvEventPublisher implements AutoCloseable {
         for (BlockPool.RegisteredBlock b : blocks) {
             out.add(new KvEvent.StoredBlock(b.sequenceHash(), b.blockHash()));
         }
-        return new KvSnapshot(workerId, last[0], out);
+        return new KvSnapshot(workerId, instance, last[0], out);
     }
 
     /** Stops publishing and serving snapshots. */

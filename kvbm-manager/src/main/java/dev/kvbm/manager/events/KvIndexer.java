@@ -52,6 +52,9 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
 
     private static final class Worker {
         final Set<Long> hashes = new HashSet<>();
+        long instance;
+        /** Earlier runs of the worker: their late events are ignored. */
+        final java.util.ArrayDeque<Long> retired = new java.util.ArrayDeque<>();
         long lastEventId;
         boolean stale;
         boolean requesting;
@@ -96,12 +99,18 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
     public synchronized void accept(KvEvent event) {
         long id = event.workerId();
         Worker w = workers.get(id);
+        if (w != null && w.instance != event.instance() && w.retired.contains(event.instance())) {
+            return; // a late event of a run that has since restarted
+        }
         if (event.eventId() == 1 && event.data() instanceof KvEvent.Cleared) {
-            // A worker's first event: a new worker, or a known one that restarted. Either way it starts empty.
+            // A run's first event: a new worker, or a known one that restarted. Either way it starts empty.
             if (w == null) {
                 w = new Worker();
                 workers.put(id, w);
+            } else if (w.instance != event.instance()) {
+                retire(w);
             }
+            w.instance = event.instance();
             clear(id, w);
             w.stale = false;
             w.pending.clear();
@@ -111,8 +120,17 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
         }
         if (w == null) {
             w = new Worker();
+            w.instance = event.instance();
             workers.put(id, w);
             w.stale = true; // joined mid-stream: what it held before this event is unknown
+        } else if (w.instance != event.instance()) {
+            // A new run whose first events were lost: start over with it.
+            retire(w);
+            w.instance = event.instance();
+            clear(id, w);
+            w.pending.clear();
+            w.lastEventId = 0;
+            w.stale = true;
         }
         if (w.stale) {
             hold(id, w, event);
@@ -131,6 +149,13 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
             return;
         }
         apply(id, w, event);
+    }
+
+    private static void retire(Worker w) {
+        w.retired.addLast(w.instance);
+        if (w.retired.size() > 16) {
+            w.retired.removeFirst();
+        }
     }
 
     private void hold(long id, Worker w, KvEvent event) {
@@ -224,6 +249,11 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
         w.requesting = false;
         if (!w.stale) {
             return; // a restart (Cleared) settled it meanwhile
+        }
+        if (snapshot.instance() != w.instance) {
+            // Answered by another run of the worker than the one whose events are held: ask again.
+            timer.schedule(() -> retryIfStale(id, w), retry.toMillis(), TimeUnit.MILLISECONDS);
+            return;
         }
         clear(id, w);
         for (KvEvent.StoredBlock b : snapshot.blocks()) {

@@ -9,10 +9,11 @@ import java.util.Objects;
  * {@code lastEventId}.
  *
  * @param workerId    the worker
+ * @param instance    the run of the worker it describes (see {@link KvEvent#instance()})
  * @param lastEventId the last event id published when the snapshot was taken (0: none yet)
  * @param blocks      the registered blocks, each with its sequence hash and block hash
  */
-public record KvSnapshot(long workerId, long lastEventId, List<KvEvent.StoredBlock> blocks) {
+public record KvSnapshot(long workerId, long instance, long lastEventId, List<KvEvent.StoredBlock> blocks) {
     /** Copies the list. */
     public KvSnapshot {
         blocks = List.copyOf(Objects.requireNonNull(blocks, "blocks"));

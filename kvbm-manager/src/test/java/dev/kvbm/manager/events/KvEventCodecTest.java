@@ -23,11 +23,12 @@ class KvEventCodecTest {
                 new KvEvent(7, 2, new KvEvent.Stored(OptionalLong.empty(),
                         List.of(new KvEvent.StoredBlock(-5L, Long.MIN_VALUE), new KvEvent.StoredBlock(3, 4)))),
                 new KvEvent(7, 3, new KvEvent.Stored(OptionalLong.of(-2L), List.of(new KvEvent.StoredBlock(9, 10)))),
-                new KvEvent(7, -100L, new KvEvent.Removed(new long[] {1, -1L, Long.MAX_VALUE})));
+                new KvEvent(7, -100L, new KvEvent.Removed(new long[] {1, -1L, Long.MAX_VALUE})),
+                new KvEvent(7, -77L, 4, new KvEvent.Cleared()));
         for (KvEvent e : events) {
             assertThat(KvEventCodec.decodeEvent(KvEventCodec.encode(e))).isEqualTo(e);
         }
-        KvSnapshot snapshot = new KvSnapshot(7, 99, List.of(new KvEvent.StoredBlock(-9L, 8)));
+        KvSnapshot snapshot = new KvSnapshot(7, -3L, 99, List.of(new KvEvent.StoredBlock(-9L, 8)));
         assertThat(KvEventCodec.decodeSnapshot(KvEventCodec.encode(snapshot))).isEqualTo(snapshot);
         assertThat(new String(KvEventCodec.encode(events.get(3)), StandardCharsets.UTF_8))
                 .contains("\"event_id\":18446744073709551516").contains("\"removed\":{\"block_hashes\":[1,"

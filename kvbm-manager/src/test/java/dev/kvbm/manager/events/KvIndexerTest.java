@@ -46,6 +46,33 @@ class KvIndexerTest {
     }
 
     @Test
+    void lateEventsOfAWorkersPreviousRunAreIgnored() {
+        java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+        try (KvIndexer indexer = new KvIndexer(w -> {
+            asked.incrementAndGet();
+            return new java.util.concurrent.CompletableFuture<>();
+        }, Duration.ofSeconds(60))) {
+            KvEvent.Stored one = new KvEvent.Stored(java.util.OptionalLong.empty(), java.util.List.of(new KvEvent.StoredBlock(11, 1)));
+            KvEvent.Stored two = new KvEvent.Stored(java.util.OptionalLong.empty(), java.util.List.of(new KvEvent.StoredBlock(22, 2)));
+            KvEvent.Stored three = new KvEvent.Stored(java.util.OptionalLong.empty(), java.util.List.of(new KvEvent.StoredBlock(33, 3)));
+            indexer.accept(new KvEvent(5, 100, 1, new KvEvent.Cleared()));
+            indexer.accept(new KvEvent(5, 100, 2, one));
+            indexer.accept(new KvEvent(5, 200, 1, new KvEvent.Cleared())); // the worker restarted
+            indexer.accept(new KvEvent(5, 100, 3, two)); // a late event of the first run
+            indexer.accept(new KvEvent(5, 200, 2, three));
+            assertThat(indexer.match(new long[] {11})).isEmpty();
+            assertThat(indexer.match(new long[] {22})).isEmpty();
+            assertThat(indexer.match(new long[] {33})).isEqualTo(Map.of(5L, 1));
+            assertThat(indexer.gaps()).isZero();
+            assertThat(asked.get()).isZero();
+            // A third run whose Cleared was lost: the index starts over with it and asks for its snapshot.
+            indexer.accept(new KvEvent(5, 300, 7, one));
+            assertThat(indexer.workers()).containsEntry(5L, true);
+            assertThat(asked.get()).isOne();
+        }
+    }
+
+    @Test
     void aManagerBuiltWithTheInProcessSinkPublishesOnTheSharedBus() throws Exception {
         try (KvIndexer indexer = new KvIndexer(KvEventBus.shared(), Duration.ofMillis(500));
              dev.kvbm.manager.KvBlockManager kvbm = dev.kvbm.manager.KvBlockManager.builder()
@@ -68,6 +95,27 @@ class KvIndexerTest {
         }
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> KvEventSinkProvider.named("nats"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("kvbm-events-nats");
+    }
+
+    /**
+     * Waits until every pool's events were converted and published (nothing left in its stream), the index applied
+     * the last of them, no worker is stale, and that stays so for 100 ms.
+     */
+    static void awaitSettled(KvIndexer indexer, Map<Long, BlockPool> pools, Map<Long, KvEventPublisher> publishers)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        int quietChecks = 0;
+        while (System.nanoTime() < deadline && quietChecks < 5) {
+            boolean settled = true;
+            for (long w : pools.keySet()) {
+                settled &= pools.get(w).events().lag() == 0
+                        && indexer.lastEventId(w) == publishers.get(w).lastEventId()
+                        && !indexer.workers().getOrDefault(w, true);
+            }
+            quietChecks = settled ? quietChecks + 1 : 0;
+            Thread.sleep(20);
+        }
+        assertThat(quietChecks).as("the index caught up with every worker").isEqualTo(5);
     }
 
     private static KvIndexer assertIndexMatchesPools(int loseEvery) throws Exception {
@@ -94,25 +142,13 @@ class KvIndexerTest {
                     publishers.put(2L, new KvEventPublisher(2, pools.get(2L), sink));
                 }
             }
-            // Quiet: every worker's last event applied, none stale.
-            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (System.nanoTime() < deadline) {
-                boolean settled = true;
-                for (long w : pools.keySet()) {
-                    settled &= indexer.lastEventId(w) == publishers.get(w).lastEventId()
-                            && !indexer.workers().getOrDefault(w, true);
-                }
-                if (settled) {
-                    break;
-                }
-                Thread.sleep(20);
-            }
+            awaitSettled(indexer, pools, publishers);
             if (loseEvery > 0) {
                 // The last event may itself have been lost: one more event per worker exposes that gap too.
                 for (long w : pools.keySet()) {
                     loads.get(w).step(pools.get(w));
                 }
-                Thread.sleep(1500);
+                awaitSettled(indexer, pools, publishers);
             }
             Random r = new Random(5);
             int[][] prefixes = Workload.prefixes(new Random(99));
