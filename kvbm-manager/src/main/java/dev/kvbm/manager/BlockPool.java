@@ -439,11 +439,12 @@ public final class BlockPool implements AutoCloseable {
     /**
      * A registered block as a snapshot lists it.
      *
+     * @param blockId      its block id in this pool (its place in the tier's layout)
      * @param sequenceHash its sequence hash
      * @param blockHash    the hash of its tokens alone
      * @param parentHash   its parent's sequence hash, empty for a first block
      */
-    public record RegisteredBlock(long sequenceHash, long blockHash, java.util.OptionalLong parentHash) {
+    public record RegisteredBlock(int blockId, long sequenceHash, long blockHash, java.util.OptionalLong parentHash) {
     }
 
     /**
@@ -460,7 +461,7 @@ public final class BlockPool implements AutoCloseable {
             List<RegisteredBlock> out = new ArrayList<>();
             for (Slot s : slots) {
                 if (s.state == State.REGISTERED && !s.duplicate) {
-                    out.add(new RegisteredBlock(s.sequenceHash, s.blockHash, s.hasParent
+                    out.add(new RegisteredBlock(s.id, s.sequenceHash, s.blockHash, s.hasParent
                             ? java.util.OptionalLong.of(s.parentHash) : java.util.OptionalLong.empty()));
                 }
             }

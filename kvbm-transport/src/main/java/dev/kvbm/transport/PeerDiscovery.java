@@ -56,6 +56,8 @@ public final class PeerDiscovery implements AutoCloseable {
                     peers.remove(entry.workerId());
                     manager.forgetRemote(entry.workerId(), "its discovery entry disappeared (withdrawn, or its lease"
                             + " expired)");
+                    // It may also have been reading from us: it is gone, so our agent stops addressing it.
+                    manager.agent().ifPresent(a -> a.invalidateRemote(entry.name()));
                     events.accept("left " + Long.toUnsignedString(entry.workerId()) + " " + entry.name());
                 }
             });

@@ -90,7 +90,9 @@ public interface Agent extends AutoCloseable {
     String loadRemoteMetadata(byte[] metadata);
 
     /**
-     * Forgets a peer; transfers naming it are rejected until its metadata is loaded again.
+     * Forgets a peer; transfers naming it are rejected until its metadata is loaded again. If the peer had loaded
+     * this agent's metadata, it is forgotten in that direction too: it is not asked to confirm later withdrawals
+     * (the caller knows it is gone, e.g. from discovery).
      *
      * @param remoteAgent the peer's agent name, as {@link #loadRemoteMetadata} returned it
      */

@@ -407,6 +407,13 @@ final class UcxAgent implements Agent {
                 if (peer != null) {
                     retire(peer);
                 }
+                // A peer that had loaded our metadata is gone too: never send it anything again. Its reply endpoint
+                // belongs to UCX, which destroys it without telling us when the peer's process dies (UCX 1.13), so
+                // a withdrawal round that still wrote to it would touch freed memory.
+                Attached a = attached.remove(remoteAgent);
+                if (a != null) {
+                    departed(a);
+                }
                 return null;
             });
         } catch (IllegalStateException stopped) {

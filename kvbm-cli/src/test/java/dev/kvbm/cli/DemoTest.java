@@ -1,0 +1,80 @@
+package dev.kvbm.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kvbm.api.spi.AgentProvider;
+import dev.kvbm.api.spi.Backends;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.abort;
+
+/** {@code kvbm demo} with small settings: two worker JVMs with the ucx agent between them. */
+class DemoTest {
+    private record Run(int exit, String out, String err) {
+    }
+
+    private static Run kvbm(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit = Kvbm.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @BeforeAll
+    static void ucx() {
+        AgentProvider ucx = Backends.shared().agentProviders().stream().filter(p -> p.name().equals("ucx"))
+                .findFirst().orElseThrow();
+        ucx.unavailabilityCause().ifPresent(cause -> {
+            String reason = "UCX is not usable here: " + cause.getMessage();
+            String require = System.getProperty("kvbm.require", "") + "," + System.getenv()
+                    .getOrDefault("KVBM_REQUIRE", "");
+            if (List.of(require.split(",")).contains("ucx")) {
+                fail(reason + " (and KVBM_REQUIRE=ucx says it must be)");
+            }
+            abort(reason);
+        });
+    }
+
+    @Test
+    void everyByteVerifiesAndTheSummaryAddsUp() throws Exception {
+        Run r = kvbm("demo", "--requests", "60", "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        JsonNode s = new ObjectMapper().readTree(r.out());
+        assertThat(s.get("failures")).isEmpty();
+        assertThat(s.get("requests").asInt()).isEqualTo(60);
+        long computed = s.get("paths").get("computed").get("blocks").asLong();
+        long sum = 0;
+        for (JsonNode p : s.get("paths")) {
+            sum += p.get("blocks").asLong();
+        }
+        assertThat(sum).isEqualTo(s.get("blocks").asLong());
+        assertThat(s.get("verified_blocks").asLong()).isEqualTo(s.get("blocks").asLong() - computed);
+        assertThat(s.get("paths").get("remote_read").get("blocks").asLong()).isPositive();
+        assertThat(s.get("paths").get("g1_hit").get("blocks").asLong()).isPositive();
+        assertThat(s.get("disk_files_left").asInt()).isZero();
+    }
+
+    @Test
+    void aCorruptedBlockFailsTheRunNamingIt() {
+        Run r = kvbm("demo", "--requests", "20", "--json", "--corrupt-block", "0");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).contains("request 0 block 0 (hash ").contains("differs from what its tokens give");
+    }
+
+    @Test
+    void aKilledDecodeWorkerIsNoticedAndThePrefillWorkerStopsCleanly() {
+        Run r = kvbm("demo", "--requests", "60", "--kill-decode-after", "15");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).contains("the decode worker was lost after 15 of 60 requests")
+                .contains("the prefill worker noticed").contains("prefill worker exited with 0 (cleanly)");
+    }
+}
