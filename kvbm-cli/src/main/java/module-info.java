@@ -5,6 +5,11 @@ module dev.kvbm.cli {
     requires dev.kvbm.manager;
     requires info.picocli;
     requires com.fasterxml.jackson.databind;
+    requires dev.kvbm.bench;
+    requires jmh.core;
+    requires org.jfree.jfreechart;
+    requires org.jfree.svg;
+    requires java.desktop;
 
     opens dev.kvbm.cli to info.picocli;
     exports dev.kvbm.cli;

@@ -26,6 +26,17 @@ public final class CopyRatios {
     }
 
     public static void main(String[] args) throws Exception {
+        run(args, result -> { });
+    }
+
+    /**
+     * Runs the benchmark, printing its table, and hands each result to {@code results}.
+     *
+     * @param args    {@code [rounds]}
+     * @param results receives every ratio measured
+     * @return whether the targets were met with the default executor
+     */
+    public static boolean run(String[] args, java.util.function.Consumer<BenchResult> results) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 30;
         boolean allMet = true;
         for (int threads : new int[] {2, 1}) {
@@ -33,20 +44,22 @@ public final class CopyRatios {
             state.copyThreads = threads;
             state.setUp();
             try {
-                allMet &= measure(state, threads, rounds);
+                allMet &= measure(state, threads, rounds, results);
             } finally {
                 state.tearDown();
             }
         }
         System.out.println(allMet ? "\nall targets met with the default executor (2 threads)"
                 : "\nsome targets missed with the default executor (2 threads)");
+        return allMet;
     }
 
     private interface Op {
         void run() throws Exception;
     }
 
-    private static boolean measure(BlockCopyBenchmark s, int threads, int rounds) throws Exception {
+    private static boolean measure(BlockCopyBenchmark s, int threads, int rounds,
+                                   java.util.function.Consumer<BenchResult> results) throws Exception {
         Op bulk = s::bulkCopy;
         Op bulkSameThreads = threads == 2 ? s::bulkCopyTwoThreads : s::bulkCopy;
         Map<String, Op> subjects = new LinkedHashMap<>();
@@ -101,6 +114,8 @@ public final class CopyRatios {
             Double target = TARGETS.get(name);
             String verdict = target == null ? "context" : ">= " + target + (ratio >= target ? " met" : " MISSED");
             met &= target == null || ratio >= target;
+            results.accept(new BenchResult("copy", name + " (" + threads + " copy threads)", gib / (ms / 1000),
+                    gib / (bulkMs / 1000), ratio, "GiB/s"));
             System.out.printf(Locale.ROOT, "%-34s %8.1f %7.2f %22s %22s  %s%n", name, ms, gib / (ms / 1000),
                     spread(vsBulk.get(name)), name.startsWith("bulk") ? "" : spread(vsSameThreads.get(name)),
                     verdict);

@@ -68,6 +68,17 @@ public final class DiskRatios {
     }
 
     public static void main(String[] args) throws Exception {
+        run(args, result -> { });
+    }
+
+    /**
+     * Runs the benchmark, printing its table, and hands each result to {@code results}.
+     *
+     * @param args    {@code [rounds] [directory]}
+     * @param results receives every ratio measured
+     * @return whether the targets were met
+     */
+    public static boolean run(String[] args, java.util.function.Consumer<BenchResult> results) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
         Path dir = Path.of(args.length > 1 ? args[1]
                 : System.getProperty("kvbm.disk.dir", System.getProperty("java.io.tmpdir"))).toAbsolutePath();
@@ -103,9 +114,10 @@ public final class DiskRatios {
                     if (((HostStorage) check.storage()).segment().mismatch(((HostStorage) host.storage()).segment()) != -1) {
                         throw new AssertionError("bytes read back from disk differ from those written (" + form + ")");
                     }
-                    met &= measure(form, rounds, dir, depth, fioEngine, write, read, "2m");
+                    met &= measure(form, rounds, dir, depth, fioEngine, write, read, "2m", results);
                     if (form.equals("LayerSeparate")) {
-                        measure(form + " vs fio at 64 KiB", rounds, dir, depth, fioEngine, write, read, "64k");
+                        measure(form + " vs fio at 64 KiB", rounds, dir, depth, fioEngine, write, read, "64k",
+                                results);
                     }
                 }
             }
@@ -117,9 +129,12 @@ public final class DiskRatios {
             long cached = cacheGrowth(buffered, executor, host, hostBlocks, diskBlocks);
             System.out.printf(Locale.ROOT, "  O_DIRECT on : %+8.1f MiB%n  O_DIRECT off: %+8.1f MiB%n",
                     direct / 1048576.0, cached / 1048576.0);
+            results.accept(new BenchResult("disk", "page cache growth, O_DIRECT on vs off", direct / 1048576.0,
+                    cached / 1048576.0, cached == 0 ? 0 : (double) direct / cached, "MiB"));
         }
         System.out.println(met ? "\ntarget met (>= 0.9 of fio, FullyContiguous and LayerSeparate at 2 MiB)"
                 : "\ntarget missed for some (>= 0.9 of fio at 2 MiB)");
+        return met;
     }
 
     /** One planned copy between layouts, run synchronously. */
@@ -140,7 +155,7 @@ public final class DiskRatios {
     }
 
     private static boolean measure(String what, int rounds, Path dir, int depth, String fioEngine, Copy write, Copy read,
-                                   String fioBlock) throws Exception {
+                                   String fioBlock, java.util.function.Consumer<BenchResult> results) throws Exception {
         List<Double> writeRatios = new ArrayList<>();
         List<Double> readRatios = new ArrayList<>();
         double[] ours = new double[2];
@@ -161,6 +176,10 @@ public final class DiskRatios {
                 + fioBlock + ")", ours[0] / 1048576, theirs[0] / 1048576, summary(writeRatios));
         System.out.printf(Locale.ROOT, "  %-32s read  %7.0f MiB/s, fio %7.0f MiB/s: ratio %s%n", "",
                 ours[1] / 1048576, theirs[1] / 1048576, summary(readRatios));
+        results.accept(new BenchResult("disk", what + " write (fio bs=" + fioBlock + ")", ours[0] / 1048576,
+                theirs[0] / 1048576, median(writeRatios), "MiB/s"));
+        results.accept(new BenchResult("disk", what + " read (fio bs=" + fioBlock + ")", ours[1] / 1048576,
+                theirs[1] / 1048576, median(readRatios), "MiB/s"));
         return median(writeRatios) >= TARGET && median(readRatios) >= TARGET;
     }
 

@@ -55,23 +55,36 @@ public final class UcxRatios {
     }
 
     public static void main(String[] args) throws Exception {
+        run(args, result -> { });
+    }
+
+    /**
+     * Runs the benchmark, printing its tables, and hands each result to {@code results}.
+     *
+     * @param args    {@code [rounds]}
+     * @param results receives every ratio measured
+     * @return whether the targets were met (ucx-host memory)
+     */
+    public static boolean run(String[] args, java.util.function.Consumer<BenchResult> results) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
         boolean met = true;
         for (String memory : new String[] {"ucx-host", "system-memory"}) {
             System.out.println("\nmemory on both sides: " + memory + (memory.equals("ucx-host")
                     ? " (allocated by UCX, like perftest's: same-host peers map it)"
                     : " (the JVM's own allocation, registered with UCX: same-host peers copy across processes)"));
-            boolean ok = run(memory, rounds);
+            boolean ok = run(memory, rounds, results);
             met &= ok || !memory.equals("ucx-host"); // the targets are for the memory perftest uses
         }
         System.out.println(met ? "\nall targets met (ucx-host memory)" : "\nsome targets missed (ucx-host memory)");
+        return met;
     }
 
     static StorageProvider provider(Backends backends, String name) {
         return backends.storageProviders().stream().filter(p -> p.name().equals(name)).findFirst().orElseThrow();
     }
 
-    private static boolean run(String memory, int rounds) throws Exception {
+    private static boolean run(String memory, int rounds, java.util.function.Consumer<BenchResult> results)
+            throws Exception {
         Backends backends = Backends.shared();
         AgentProvider ucx = backends.agentProvider("ucx");
         Process peer = startPeer(memory);
@@ -103,6 +116,8 @@ public final class UcxRatios {
                     double median = percentile(ratios, 50);
                     double target = TARGETS.get(label);
                     met &= median >= target;
+                    results.accept(new BenchResult("agent", op + " " + label + " (" + memory + ")",
+                            percentile(ours, 50), percentile(base, 50), median, "MB/s"));
                     System.out.printf(Locale.ROOT, "%-6s %-7s %12.0f %12.0f %8.2f  [%.2f, %.2f]      >= %.1f%s%n", op,
                             label, percentile(base, 50), percentile(ours, 50), median, percentile(ratios, 25),
                             percentile(ratios, 75), target, median >= target ? "" : "  (missed)");

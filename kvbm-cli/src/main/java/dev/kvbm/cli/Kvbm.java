@@ -13,7 +13,7 @@ import java.nio.charset.StandardCharsets;
  */
 @Command(name = "kvbm", mixinStandardHelpOptions = true, version = "kvbm 0.1.0-SNAPSHOT",
         description = "A KV-cache block manager for LLM inference on the JVM.",
-        subcommands = {Demo.class, Inspect.class, Tck.class, CommandLine.HelpCommand.class},
+        subcommands = {Demo.class, Bench.class, Inspect.class, Tck.class, CommandLine.HelpCommand.class},
         footerHeading = "%nExit codes:%n",
         footer = {"  0   success", "  1   a check failed (a kit rule, a byte that did not verify)",
                 "  2   bad input (e.g. inspect of bytes that are not metadata)", "  64  bad usage"})
@@ -26,7 +26,7 @@ public final class Kvbm implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: demo, inspect, tck (see --help)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: demo, bench, inspect, tck (see --help)");
     }
 
     public static void main(String[] args) {

@@ -1,0 +1,168 @@
+package dev.kvbm.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.kvbm.bench.BenchResult;
+import dev.kvbm.bench.BlockPoolBenchmark;
+import dev.kvbm.bench.CopyRatios;
+import dev.kvbm.bench.DiskRatios;
+import dev.kvbm.bench.UcxRatios;
+import org.jfree.chart.ChartFactory;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.data.category.DefaultCategoryDataset;
+import org.jfree.svg.SVGGraphics2D;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.awt.Rectangle;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code kvbm bench copy|agent|pool|disk|cuda}: the benchmarks of the project, each printing the baseline it
+ * measured in the same run and the ratio. {@code --json} prints one line per result instead (the benchmark's own
+ * table goes to stderr); {@code --chart FILE.svg} draws the ratios with JFreeChart.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Run a benchmark next to its baseline, measured in the same run, and print the ratios.",
+                "copy   256 random 2 MiB blocks through the executor vs one bulk copy",
+                "agent  UCX READ/WRITE between two processes vs ucx_perftest (needs ucx-utils)",
+                "pool   allocate+register+release and match per block vs a HashMap lookup (JMH)",
+                "disk   the disk tier vs fio on the same directory (needs fio)",
+                "cuda   H2D/D2H/D2D copies vs one bulk cuMemcpy (needs a GPU)"},
+        footerHeading = "%nExit codes:%n", footer = {"  0   ran (the table says whether targets were met)",
+                "  1   the benchmark failed", "  64  bad usage"})
+final class Bench implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The benchmarks. */
+    enum Which { copy, agent, pool, disk, cuda }
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "copy|agent|pool|disk|cuda", description = "which benchmark")
+    Which which;
+
+    @Option(names = "--json", description = "one JSON line per result on stdout: bench, name, value, baseline, ratio,"
+            + " unit")
+    boolean json;
+
+    @Option(names = "--chart", paramLabel = "FILE.svg", description = "draw the ratios to an SVG file")
+    Path chart;
+
+    @Option(names = "--rounds", paramLabel = "N", description = "rounds (copy, agent, disk; each has its default)")
+    Integer rounds;
+
+    @Option(names = "--dir", paramLabel = "DIR", description = "disk: the directory to measure (default java.io.tmpdir)")
+    Path dir;
+
+    @Override
+    public Integer call() throws Exception {
+        List<BenchResult> results = new ArrayList<>();
+        PrintStream stdout = System.out;
+        if (json) {
+            System.setOut(System.err); // the benchmark's own table goes to stderr; stdout carries the JSON lines
+        }
+        try {
+            switch (which) {
+                case copy -> CopyRatios.run(rounds == null ? new String[0] : new String[] {rounds.toString()},
+                        results::add);
+                case agent -> UcxRatios.run(rounds == null ? new String[0] : new String[] {rounds.toString()},
+                        results::add);
+                case disk -> DiskRatios.run(new String[] {rounds == null ? "5" : rounds.toString(),
+                        (dir == null ? Path.of(System.getProperty("java.io.tmpdir")) : dir).toString()}, results::add);
+                case pool -> pool(results);
+                case cuda -> cuda();
+            }
+        } finally {
+            System.setOut(stdout);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            for (BenchResult r : results) {
+                ObjectNode line = JSON.createObjectNode();
+                line.put("bench", r.bench()).put("name", r.name()).put("value", r.value())
+                        .put("baseline", r.baseline()).put("ratio", r.ratio()).put("unit", r.unit());
+                out.println(JSON.writeValueAsString(line));
+            }
+            out.flush();
+        }
+        if (chart != null) {
+            if (results.isEmpty()) {
+                spec.commandLine().getErr().println("kvbm bench: " + which + " gave no results to chart");
+                return 1;
+            }
+            drawChart(results, chart);
+            spec.commandLine().getErr().println("kvbm bench: chart written to " + chart.toAbsolutePath());
+        }
+        return 0;
+    }
+
+    /** The pool's JMH benchmark in one fork, with its HashMap baselines in the same run. */
+    private static void pool(List<BenchResult> results) throws Exception {
+        var options = new OptionsBuilder().include(BlockPoolBenchmark.class.getName() + ".*").forks(1)
+                .warmupIterations(2).measurementIterations(3).jvmArgsAppend("--enable-native-access=ALL-UNNAMED")
+                .build();
+        Map<String, Double> score = new HashMap<>();
+        for (RunResult r : new Runner(options).run()) {
+            String method = r.getParams().getBenchmark();
+            score.put(method.substring(method.lastIndexOf('.') + 1), r.getPrimaryResult().getScore());
+        }
+        String unit = "ns per block";
+        double alloc = score.get("allocateRegisterRelease");
+        double lookup16 = score.get("hashMapLookup16");
+        double match = score.get("match128");
+        double lookup128 = score.get("hashMapLookup128");
+        results.add(new BenchResult("pool", "allocate + register + release (16 blocks)", alloc, lookup16,
+                alloc / lookup16, unit));
+        results.add(new BenchResult("pool", "match 128 blocks", match, lookup128, match / lookup128, unit));
+        System.out.printf(Locale.ROOT, "%nallocate+register+release %.1f ns/block, HashMap lookup %.1f: %.1fx%n"
+                + "match128 %.1f ns/block, HashMap lookup %.1f: %.1fx%n", alloc, lookup16, alloc / lookup16, match,
+                lookup128, match / lookup128);
+    }
+
+    /** The CUDA benchmark of kvbm-backend-cuda, on the class path with it (prints its own table). */
+    private static void cuda() throws Exception {
+        Class<?> benchmark;
+        try {
+            benchmark = Class.forName("dev.kvbm.backend.cuda.CudaCopyBenchmark");
+        } catch (ClassNotFoundException e) {
+            throw new IllegalStateException("kvbm-backend-cuda is not on the class path", e);
+        }
+        try {
+            benchmark.getMethod("main", String[].class).invoke(null, (Object) new String[0]);
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause() instanceof Exception x ? x : new IllegalStateException(e.getCause());
+        }
+    }
+
+    private static void drawChart(List<BenchResult> results, Path file) throws Exception {
+        DefaultCategoryDataset data = new DefaultCategoryDataset();
+        for (BenchResult r : results) {
+            data.addValue(r.ratio(), "ratio to the baseline", r.name());
+        }
+        JFreeChart c = ChartFactory.createBarChart("kvbm bench " + results.getFirst().bench()
+                + ": ratio to the baseline measured in the same run", null, "ratio", data, PlotOrientation.HORIZONTAL,
+                false, true, false);
+        int height = 120 + 36 * results.size();
+        SVGGraphics2D g = new SVGGraphics2D(960, height);
+        c.draw(g, new Rectangle(0, 0, 960, height));
+        Files.writeString(file, g.getSVGDocument(), StandardCharsets.UTF_8);
+    }
+}

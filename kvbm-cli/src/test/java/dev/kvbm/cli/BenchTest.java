@@ -1,0 +1,50 @@
+package dev.kvbm.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code kvbm bench disk} with one round: JSON lines with the baseline of the same run, and a chart. */
+class BenchTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void diskPrintsOneJsonLinePerResultAndDrawsTheChart() throws Exception {
+        Assumptions.assumeTrue(List.of("/usr/bin/fio", "/usr/local/bin/fio").stream().anyMatch(p -> Files.isExecutable(
+                Path.of(p))), "fio is not installed (Debian: apt-get install fio; scripts/test installs it)");
+        Path chart = dir.resolve("disk.svg");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit = Kvbm.run(new String[] {"bench", "disk", "--rounds", "1", "--dir", dir.toString(), "--json",
+                "--chart", chart.toString()}, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertThat(exit).as(err.toString(StandardCharsets.UTF_8)).isZero();
+        List<String> lines = out.toString(StandardCharsets.UTF_8).strip().lines().toList();
+        assertThat(lines).hasSize(7);
+        ObjectMapper json = new ObjectMapper();
+        for (String line : lines) {
+            JsonNode r = json.readTree(line);
+            assertThat(r.get("bench").asText()).isEqualTo("disk");
+            assertThat(r.get("baseline").asDouble()).isPositive();
+            assertThat(r.get("unit").asText()).isIn("MiB/s", "MiB");
+            assertThat(r.has("value") && r.has("ratio") && r.has("name")).isTrue();
+        }
+        assertThat(json.readTree(lines.getLast()).get("name").asText()).contains("page cache");
+        assertThat(Files.readString(chart)).startsWith("<?xml").contains("<svg").contains("FullyContiguous");
+        try (var left = Files.list(dir)) {
+            assertThat(left.map(p -> p.getFileName().toString()).toList()).containsExactly("disk.svg");
+        }
+    }
+}
