@@ -3,6 +3,7 @@
  */
 module dev.kvbm.cli {
     requires dev.kvbm.manager;
+    requires dev.kvbm.events.nats;
     requires info.picocli;
     requires com.fasterxml.jackson.databind;
     requires dev.kvbm.bench;

@@ -59,6 +59,10 @@ final class Demo implements Callable<Integer> {
             + " embedded registry (needs kvbm-discovery-etcd)")
     String etcd;
 
+    @Option(names = "--nats", paramLabel = "URLS", description = "the prefill worker publishes its KV events to NATS at"
+            + " URLS; the decode worker follows them with a KV index and checks it on every request")
+    String nats;
+
     @Option(names = "--corrupt-block", paramLabel = "N", defaultValue = "-1", hidden = true,
             description = "for testing: the prefill worker corrupts its N-th computed block")
     int corruptBlock;
@@ -82,10 +86,12 @@ final class Demo implements Callable<Integer> {
             String endpoints = etcd == null ? "-" : etcd;
             info(out, "kvbm demo: " + requests + " requests over " + prefixes + " shared prefixes (seed " + seed
                     + "), blocks of " + DemoContent.SHAPE.blockBytes() / 1024 + " KiB; discovery: " + discovery);
-            prefill = Worker.start("prefill", work, seed, requests, prefixes, corruptBlock, discovery, endpoints);
+            String natsArg = nats == null ? "-" : nats;
+            prefill = Worker.start("prefill", work, seed, requests, prefixes, corruptBlock, discovery, endpoints,
+                    natsArg);
             String ready = prefill.await("READY", 300);
             info(out, "prefill worker (pid " + prefill.process.pid() + "): " + ready.substring(6));
-            decode = Worker.start("decode", work, seed, requests, prefixes, -1, discovery, endpoints);
+            decode = Worker.start("decode", work, seed, requests, prefixes, -1, discovery, endpoints, natsArg);
             String found = decode.await("FOUND", 120);
             info(out, "decode worker (pid " + decode.process.pid() + "): " + found.substring(6));
             String summaryLine = null;
@@ -179,6 +185,11 @@ final class Demo implements Callable<Integer> {
         out.printf(Locale.ROOT, "verified           %d blocks, every byte%n", s.get("verified_blocks").asLong());
         out.printf(Locale.ROOT, "throughput         %.1f MiB/s moved between tiers and workers (%.1f s)%n",
                 s.get("moved_bytes_per_second").asDouble() / 1048576.0, s.get("seconds").asDouble());
+        if (s.has("kv_index")) {
+            JsonNode ix = s.get("kv_index");
+            out.printf(Locale.ROOT, "KV index (NATS)    agreed on %d of %d requests (%d snapshots)%n",
+                    ix.get("agreed").asLong(), ix.get("queries").asLong(), ix.get("snapshots").asLong());
+        }
         out.printf(Locale.ROOT, "failures           %d%n", s.get("failures").size());
         out.printf(Locale.ROOT, "disk tier files    %s%n", clean ? "none left" : "LEFT BEHIND");
         out.flush();
@@ -237,7 +248,7 @@ final class Demo implements Callable<Integer> {
         }
 
         static Worker start(String role, Path work, long seed, int requests, int prefixes, int corrupt,
-                            String discovery, String endpoints) throws IOException {
+                            String discovery, String endpoints, String nats) throws IOException {
             List<String> classPath = new ArrayList<>();
             for (String property : List.of("jdk.module.path", "java.class.path")) {
                 for (String entry : System.getProperty(property, "").split(File.pathSeparator)) {
@@ -250,7 +261,7 @@ final class Demo implements Callable<Integer> {
             List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "--enable-native-access=ALL-UNNAMED", "-cp", String.join(File.pathSeparator, classPath),
                     DemoWorker.class.getName(), role, work.toString(), Long.toString(seed), Integer.toString(requests),
-                    Integer.toString(prefixes), Integer.toString(corrupt), discovery, endpoints);
+                    Integer.toString(prefixes), Integer.toString(corrupt), discovery, endpoints, nats);
             return new Worker(new ProcessBuilder(command).redirectError(stderr.toFile()).start(), stderr);
         }
 

@@ -41,7 +41,9 @@ import java.util.concurrent.TimeUnit;
  * publishes where its blocks are; {@code decode} finds it through discovery and serves the same requests from its
  * own tiers, from the prefill worker's memory (UCX READ), or by computing, checking every byte it did not compute.
  * Arguments: role, work directory, seed, requests, prefixes, corrupt-block (-1: none), discovery provider,
- * endpoints. Speaks to the parent in lines on stdout ({@code READY}, {@code REQ}, {@code SUMMARY}, ...) and reads
+ * endpoints, NATS servers ({@code -}: none). With NATS, the prefill worker publishes its G1's KV events there and
+ * the decode worker follows them with a {@link dev.kvbm.manager.events.KvIndexer}, checking for every request that
+ * the index agrees with where the prefill worker said its blocks are. Speaks to the parent in lines on stdout ({@code READY}, {@code REQ}, {@code SUMMARY}, ...) and reads
  * {@code STOP} on stdin.
  */
 public final class DemoWorker {
@@ -64,18 +66,23 @@ public final class DemoWorker {
         String endpoints = args[7].equals("-") ? work.resolve("discovery").toString() : args[7];
         DiscoveryProvider.Options options = DiscoveryProvider.Options.of(NAMESPACE, endpoints)
                 .withTtl(Duration.ofSeconds(5));
+        String nats = args.length > 8 && !args[8].equals("-") ? args[8] : null;
         List<int[]> prompts = DemoContent.requests(seed, requests, prefixes);
-        int code = role.equals("prefill") ? prefill(work, prompts, corrupt, provider, options)
-                : decode(work, prompts, provider, options);
+        int code = role.equals("prefill") ? prefill(work, prompts, corrupt, provider, options, nats)
+                : decode(work, prompts, provider, options, nats);
         System.out.flush();
         System.exit(code);
     }
 
-    private static KvBlockManager manager(long id, Path disk, int g1, int g2, int g3) throws Exception {
+    private static KvBlockManager manager(long id, Path disk, int g1, int g2, int g3, String nats) throws Exception {
         Files.createDirectories(disk);
-        return KvBlockManager.builder().workerId(id).agent("ucx").model(DemoContent.SHAPE)
+        KvBlockManager.Builder b = KvBlockManager.builder().workerId(id).agent("ucx").model(DemoContent.SHAPE)
                 .tier(Tier.G1, TierSpec.blocks(g1)).tier(Tier.G2, TierSpec.blocks(g2))
-                .tier(Tier.G3, TierSpec.blocks(g3).directory(disk)).build();
+                .tier(Tier.G3, TierSpec.blocks(g3).directory(disk));
+        if (nats != null) {
+            b.events("nats", Map.of("servers", nats, "namespace", NAMESPACE));
+        }
+        return b.build();
     }
 
     /**
@@ -99,10 +106,10 @@ public final class DemoWorker {
     // ---------------------------------------------------------------------------------------------- prefill
 
     private static int prefill(Path work, List<int[]> prompts, int corrupt, DiscoveryProvider provider,
-                               DiscoveryProvider.Options options) throws Exception {
+                               DiscoveryProvider.Options options, String nats) throws Exception {
         int computed = 0;
         int reused = 0;
-        try (KvBlockManager kvbm = manager(PREFILL_ID, work.resolve("prefill-disk"), 48, 160, 2048);
+        try (KvBlockManager kvbm = manager(PREFILL_ID, work.resolve("prefill-disk"), 48, 160, 2048, nats);
              Discovery registry = provider.connect(options)) {
             int registered = 0;
             for (int[] prompt : prompts) {
@@ -200,6 +207,7 @@ public final class DemoWorker {
      */
     private static byte[] publish(KvBlockManager kvbm) throws Exception {
         ObjectNode dir = JSON.createObjectNode();
+        dir.put("g1_layout", kvbm.handle(Tier.G1).layoutId());
         ArrayNode blocks = dir.putArray("blocks");
         for (Tier tier : List.of(Tier.G1, Tier.G2)) {
             LayoutHandle handle = kvbm.handle(tier);
@@ -221,14 +229,21 @@ public final class DemoWorker {
     }
 
     private static int decode(Path work, List<int[]> prompts, DiscoveryProvider provider,
-                              DiscoveryProvider.Options options) throws Exception {
+                              DiscoveryProvider.Options options, String nats) throws Exception {
         long start = System.nanoTime();
         Map<String, Long> paths = new HashMap<>(Map.of("g1_hit", 0L, "onboard_g2", 0L, "onboard_g3", 0L,
                 "remote_read", 0L, "computed", 0L));
         List<String> failures = new ArrayList<>();
         long blocksAsked = 0;
         long verified = 0;
-        try (KvBlockManager kvbm = manager(DECODE_ID, work.resolve("decode-disk"), 48, 96, 1024);
+        long indexQueries = 0;
+        long indexAgreed = 0;
+        dev.kvbm.events.nats.NatsKvEvents events = nats == null ? null : dev.kvbm.events.nats.NatsKvEvents.connect(
+                dev.kvbm.events.nats.NatsKvEvents.Settings.of(nats, NAMESPACE));
+        dev.kvbm.manager.events.KvIndexer index = events == null ? null
+                : new dev.kvbm.manager.events.KvIndexer(events, Duration.ofSeconds(1));
+        AutoCloseable feed = events == null ? null : events.feed(index);
+        try (KvBlockManager kvbm = manager(DECODE_ID, work.resolve("decode-disk"), 48, 96, 1024, null);
              Discovery registry = provider.connect(options)) {
             Discovery.WorkerEntry prefill = awaitPrefill(registry);
             ByteBuffer in = ByteBuffer.wrap(prefill.metadata());
@@ -238,8 +253,19 @@ public final class DemoWorker {
             in.get(directoryBytes);
             kvbm.importBlockSets(SerializedLayout.fromBytes(exported));
             Map<Long, Remote> remote = new HashMap<>();
-            for (JsonNode e : JSON.readTree(directoryBytes).get("blocks")) {
-                remote.put(Long.parseUnsignedLong(e.get(0).asText()), new Remote(e.get(1).asInt(), e.get(2).asInt()));
+            JsonNode directory = JSON.readTree(directoryBytes);
+            int g1Layout = directory.get("g1_layout").asInt();
+            if (index != null) {
+                index.resync(PREFILL_ID); // it is idle now: no event of its would reveal what the index missed
+                awaitIndex(index);
+            }
+            java.util.Set<Long> inPrefillG1 = new java.util.HashSet<>();
+            for (JsonNode e : directory.get("blocks")) {
+                long hash = Long.parseUnsignedLong(e.get(0).asText());
+                remote.put(hash, new Remote(e.get(1).asInt(), e.get(2).asInt()));
+                if (e.get(1).asInt() == g1Layout) {
+                    inPrefillG1.add(hash);
+                }
             }
             say("FOUND prefill worker " + PREFILL_ID + " (" + prefill.name() + "): " + remote.size()
                     + " blocks in its memory");
@@ -250,6 +276,21 @@ public final class DemoWorker {
                     TokenBlockSequence seq = DemoContent.sequence(prompt);
                     long[] hashes = seq.sequenceHashes();
                     blocksAsked += hashes.length;
+                    if (index != null) {
+                        // The index, fed only by the prefill worker's events, must agree with where it said its blocks are.
+                        int byIndex = index.match(hashes).getOrDefault(PREFILL_ID, 0);
+                        int byDirectory = 0;
+                        while (byDirectory < hashes.length && inPrefillG1.contains(hashes[byDirectory])) {
+                            byDirectory++;
+                        }
+                        indexQueries++;
+                        if (byIndex == byDirectory) {
+                            indexAgreed++;
+                        } else {
+                            failures.add("request " + r + ": the KV index says the prefill worker holds " + byIndex
+                                    + " leading blocks in G1, its directory says " + byDirectory);
+                        }
+                    }
                     try (PrefixMatch hit = kvbm.match(hashes);
                          OnboardResult up = withG1(kvbm, () -> kvbm.onboard(hit.blocks())).join()) {
                         for (int i = 0; i < hit.blocks().size(); i++) {
@@ -312,6 +353,11 @@ public final class DemoWorker {
                 kvbm.offloadsIdle().join();
             }
         }
+        if (events != null) {
+            feed.close();
+            index.close();
+            events.close();
+        }
         double seconds = (System.nanoTime() - start) / 1e9;
         long blockBytes = DemoContent.SHAPE.blockBytes();
         ObjectNode summary = JSON.createObjectNode();
@@ -328,10 +374,29 @@ public final class DemoWorker {
         summary.put("verified_blocks", verified);
         summary.put("seconds", seconds);
         summary.put("moved_bytes_per_second", (reusedBlocks - paths.get("g1_hit")) * blockBytes / seconds);
+        if (index != null) {
+            ObjectNode ix = summary.putObject("kv_index");
+            ix.put("queries", indexQueries);
+            ix.put("agreed", indexAgreed);
+            ix.put("snapshots", index.snapshotsApplied());
+        }
         ArrayNode f = summary.putArray("failures");
         failures.forEach(f::add);
         say("SUMMARY " + JSON.writeValueAsString(summary));
         return failures.isEmpty() ? 0 : 1;
+    }
+
+    /** Waits until the index knows the prefill worker and is not waiting for its snapshot. */
+    private static void awaitIndex(dev.kvbm.manager.events.KvIndexer index) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            Boolean stale = index.workers().get(PREFILL_ID);
+            if (stale != null && !stale) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new IllegalStateException("the KV index did not catch up with the prefill worker's events within 30 s");
     }
 
     private static Discovery.WorkerEntry awaitPrefill(Discovery registry) throws InterruptedException {

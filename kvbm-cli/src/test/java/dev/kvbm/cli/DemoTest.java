@@ -64,6 +64,41 @@ class DemoTest {
     }
 
     @Test
+    void withNatsTheDecodeWorkersKvIndexAgreesWithThePrefillWorkerOnEveryRequest() throws Exception {
+        java.nio.file.Path server = java.nio.file.Path.of("/usr/sbin/nats-server");
+        if (!java.nio.file.Files.isExecutable(server)) {
+            String reason = "nats-server is not installed (Debian: apt-get install nats-server)";
+            if (List.of((System.getenv().getOrDefault("KVBM_REQUIRE", "")).split(",")).contains("nats")) {
+                fail(reason + " and KVBM_REQUIRE=nats says it must be there");
+            }
+            abort(reason);
+        }
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Process nats = new ProcessBuilder(server.toString(), "-a", "127.0.0.1", "-p", Integer.toString(port))
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            for (int i = 0; i < 100; i++) {
+                try (java.net.Socket probe = new java.net.Socket("127.0.0.1", port)) {
+                    break;
+                } catch (java.io.IOException notYet) {
+                    Thread.sleep(50);
+                }
+            }
+            Run r = kvbm("demo", "--requests", "40", "--json", "--nats", "nats://127.0.0.1:" + port);
+            assertThat(r.exit()).as(r.err()).isZero();
+            JsonNode s = new ObjectMapper().readTree(r.out());
+            assertThat(s.get("kv_index").get("queries").asInt()).isEqualTo(40);
+            assertThat(s.get("kv_index").get("agreed").asInt()).isEqualTo(40);
+        } finally {
+            nats.destroy();
+            nats.waitFor();
+        }
+    }
+
+    @Test
     void aCorruptedBlockFailsTheRunNamingIt() {
         Run r = kvbm("demo", "--requests", "20", "--json", "--corrupt-block", "0");
         assertThat(r.exit()).isEqualTo(1);

@@ -53,6 +53,7 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
     private static final class Worker {
         final Set<Long> hashes = new HashSet<>();
         long instance;
+        boolean instanceKnown = true; // false: known from resync() only, until a snapshot says which run it is
         /** Earlier runs of the worker: their late events are ignored. */
         final java.util.ArrayDeque<Long> retired = new java.util.ArrayDeque<>();
         long lastEventId;
@@ -101,6 +102,10 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
         Worker w = workers.get(id);
         if (w != null && w.instance != event.instance() && w.retired.contains(event.instance())) {
             return; // a late event of a run that has since restarted
+        }
+        if (w != null && !w.instanceKnown) {
+            hold(id, w, event); // resync() asked for a snapshot; it will say which run these belong to
+            return;
         }
         if (event.eventId() == 1 && event.data() instanceof KvEvent.Cleared) {
             // A run's first event: a new worker, or a known one that restarted. Either way it starts empty.
@@ -250,6 +255,11 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
         if (!w.stale) {
             return; // a restart (Cleared) settled it meanwhile
         }
+        if (!w.instanceKnown) {
+            w.instance = snapshot.instance();
+            w.instanceKnown = true;
+            w.pending.values().removeIf(e -> e.instance() != snapshot.instance());
+        }
         if (snapshot.instance() != w.instance) {
             // Answered by another run of the worker than the one whose events are held: ask again.
             timer.schedule(() -> retryIfStale(id, w), retry.toMillis(), TimeUnit.MILLISECONDS);
@@ -275,6 +285,24 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
                 hold(id, w, e);
             }
         }
+    }
+
+    /**
+     * Asks a worker for its snapshot now, whether or not any of its events were seen: for a router that learns of a
+     * worker from discovery, or one that starts after the worker published its events (an idle worker sends no
+     * event that would reveal the gap).
+     *
+     * @param workerId the worker
+     */
+    public synchronized void resync(long workerId) {
+        Worker w = workers.get(workerId);
+        if (w == null) {
+            w = new Worker();
+            w.instanceKnown = false;
+            workers.put(workerId, w);
+        }
+        w.stale = true;
+        requestSnapshot(workerId, w);
     }
 
     /**

@@ -73,6 +73,35 @@ class KvIndexerTest {
     }
 
     @Test
+    void resyncLearnsAnIdleWorkerFromItsSnapshot() throws Exception {
+        try (KvEventBus bus = new KvEventBus(); KvIndexer indexer = new KvIndexer(bus, Duration.ofMillis(500))) {
+            BlockPool pool = BlockPool.create("G1-idle", 16, Workload.PAGE, BlockPool.Duplicates.REFUSE);
+            KvEventPublisher publisher = new KvEventPublisher(9, pool, bus);
+            Workload load = new Workload(3);
+            for (int i = 0; i < 20; i++) {
+                load.step(pool);
+            }
+            Thread.sleep(200); // everything published before the indexer subscribes: it saw none of it
+            bus.subscribe(indexer);
+            indexer.resync(9);
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (indexer.workers().getOrDefault(9L, true) && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(indexer.workers()).containsEntry(9L, false);
+            Random r = new Random(1);
+            int[][] prefixes = Workload.prefixes(new Random(99));
+            for (int i = 0; i < 200; i++) {
+                long[] hashes = TokenBlockSequence.of(Workload.prompt(r, prefixes), Workload.PAGE, Workload.SALT)
+                        .sequenceHashes();
+                int n = pool.registeredPrefixLength(hashes);
+                assertThat(indexer.match(hashes)).isEqualTo(n == 0 ? Map.of() : Map.of(9L, n));
+            }
+            publisher.close();
+        }
+    }
+
+    @Test
     void aManagerBuiltWithTheInProcessSinkPublishesOnTheSharedBus() throws Exception {
         try (KvIndexer indexer = new KvIndexer(KvEventBus.shared(), Duration.ofMillis(500));
              dev.kvbm.manager.KvBlockManager kvbm = dev.kvbm.manager.KvBlockManager.builder()
