@@ -103,10 +103,7 @@ final class Demo implements Callable<Integer> {
                 }
                 if (line.startsWith("REQ ")) {
                     done++;
-                    if (!json && (done % Math.max(1, requests / 10) == 0 || done == requests)) {
-                        out.printf(Locale.ROOT, "  decode: %d/%d requests%n", done, requests);
-                        out.flush();
-                    }
+                    progress(out, done);
                     if (done == killDecodeAfter) {
                         prefill.await("DECODE-JOINED", 30); // the prefill worker knows the decode worker by now
                         decode.process.destroyForcibly();
@@ -159,6 +156,29 @@ final class Demo implements Callable<Integer> {
                 }
             }
             deleteTree(work);
+        }
+    }
+
+    /**
+     * Shows the decode worker's progress: a bar redrawn in place on a terminal, a line every tenth of the requests
+     * otherwise (a log or a pipe), nothing with {@code --json}.
+     */
+    private void progress(PrintWriter out, int done) {
+        if (json) {
+            return;
+        }
+        if (System.console() != null && System.console().isTerminal()) {
+            int width = 40;
+            int filled = (int) ((long) done * width / requests);
+            out.printf(Locale.ROOT, "\r  decode [%s%s] %d/%d requests", "#".repeat(filled), ".".repeat(width - filled),
+                    done, requests);
+            if (done == requests) {
+                out.println();
+            }
+            out.flush();
+        } else if (done % Math.max(1, requests / 10) == 0 || done == requests) {
+            out.printf(Locale.ROOT, "  decode: %d/%d requests%n", done, requests);
+            out.flush();
         }
     }
 
