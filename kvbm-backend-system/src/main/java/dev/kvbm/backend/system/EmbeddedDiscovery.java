@@ -205,12 +205,20 @@ final class EmbeddedDiscovery implements Discovery {
         byte[] bytes;
         long heartbeat;
         try {
-            long size = Files.size(file);
+            java.nio.file.attribute.BasicFileAttributes attributes = Files.readAttributes(file,
+                    java.nio.file.attribute.BasicFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            if (!attributes.isRegularFile()) {
+                // A link (to /dev/zero, or out of the directory), a FIFO, a directory: never opened.
+                return malformed(file, "is not a regular file", -1);
+            }
+            long size = attributes.size();
             if (size > WorkerEntry.MAX_METADATA + 4096L) {
                 return malformed(file, "is " + size + " bytes, more than an entry can be", size);
             }
-            heartbeat = Files.getLastModifiedTime(file).toMillis();
-            bytes = Files.readAllBytes(file);
+            heartbeat = attributes.lastModifiedTime().toMillis();
+            try (java.io.InputStream in = Files.newInputStream(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                bytes = in.readNBytes(WorkerEntry.MAX_METADATA + 4096); // bounded even if it grows meanwhile
+            }
         } catch (NoSuchFileException e) {
             return null;
         } catch (IOException e) {

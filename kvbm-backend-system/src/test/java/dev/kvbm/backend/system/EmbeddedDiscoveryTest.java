@@ -184,6 +184,22 @@ class EmbeddedDiscoveryTest {
         }
     }
 
+    @Test
+    @org.junit.jupiter.api.Timeout(30)
+    void anEntryThatIsNotARegularFileIsDroppedWithoutReadingIt() throws Exception {
+        Files.createDirectories(workers());
+        // Another local user's traps: a link to an endless device, and a link out of the directory.
+        Files.createSymbolicLink(workers().resolve("30.entry"), Path.of("/dev/zero"));
+        Path outside = Files.write(root.resolve("elsewhere.bin"), entry("KVBMDSC1", 31, ProcessHandle.current()
+                .parent().orElseThrow().pid(), 60_000, 1, "linked", new byte[0], 0));
+        Files.createSymbolicLink(workers().resolve("31.entry"), outside);
+        Files.createDirectory(workers().resolve("32.entry"));
+        try (Discovery d = connect()) {
+            assertThat(d.workers()).isEmpty();
+            assertThat(d.malformedEntries()).isEqualTo(3);
+        }
+    }
+
     private static byte[] concat(byte[] a, byte[] b) {
         byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
