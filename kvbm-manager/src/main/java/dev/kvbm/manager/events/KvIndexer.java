@@ -275,15 +275,16 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
         List<KvEvent> held = new ArrayList<>(w.pending.tailMap(snapshot.lastEventId(), false).values());
         w.pending.clear();
         for (KvEvent e : held) {
-            if (w.stale) {
-                hold(id, w, e);
-            } else if (e.eventId() == w.lastEventId + 1) {
-                apply(id, w, e);
-            } else {
-                gaps.incrementAndGet(); // lost between the snapshot and what was held back
+            if (e.eventId() != w.lastEventId + 1) {
+                // A hole between the snapshot and what was held back: events lost again, or one that was never the
+                // worker's (a forged id far ahead). Held events after the hole are dropped, not held again, and one
+                // more snapshot covers whatever genuine ones said: a forged id costs one resync, not an endless loop.
+                gaps.incrementAndGet();
                 w.stale = true;
-                hold(id, w, e);
+                requestSnapshot(id, w);
+                return;
             }
+            apply(id, w, e);
         }
     }
 

@@ -73,6 +73,45 @@ class KvIndexerTest {
     }
 
     @Test
+    void aForgedEventWithAHugeIdCostsOneResyncNotAnEndlessOne() throws Exception {
+        try (KvEventBus bus = new KvEventBus()) {
+            java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+            KvIndexer indexer = new KvIndexer(w -> {
+                asked.incrementAndGet();
+                return bus.snapshot(w);
+            }, Duration.ofMillis(200));
+            bus.subscribe(indexer);
+            BlockPool pool = BlockPool.create("G1-forged", 16, Workload.PAGE, BlockPool.Duplicates.REFUSE);
+            KvEventPublisher publisher = new KvEventPublisher(4, pool, bus);
+            Workload load = new Workload(8);
+            for (int i = 0; i < 10; i++) {
+                load.step(pool);
+            }
+            awaitSettled(indexer, Map.of(4L, pool), Map.of(4L, publisher));
+            // Someone else on the subject claims to be worker 4, far ahead of it.
+            indexer.accept(new KvEvent(4, publisher.snapshot().instance(), Long.MAX_VALUE,
+                    new KvEvent.Removed(new long[] {42})));
+            Thread.sleep(1500); // an endless resync would ask every 200 ms
+            assertThat(asked.get()).as("snapshots asked").isLessThanOrEqualTo(2);
+            assertThat(indexer.workers()).containsEntry(4L, false);
+            for (int i = 0; i < 10; i++) {
+                load.step(pool);
+            }
+            awaitSettled(indexer, Map.of(4L, pool), Map.of(4L, publisher));
+            Random r = new Random(2);
+            int[][] prefixes = Workload.prefixes(new Random(99));
+            for (int i = 0; i < 200; i++) {
+                long[] hashes = TokenBlockSequence.of(Workload.prompt(r, prefixes), Workload.PAGE, Workload.SALT)
+                        .sequenceHashes();
+                int n = pool.registeredPrefixLength(hashes);
+                assertThat(indexer.match(hashes)).isEqualTo(n == 0 ? Map.of() : Map.of(4L, n));
+            }
+            publisher.close();
+            indexer.close();
+        }
+    }
+
+    @Test
     void resyncLearnsAnIdleWorkerFromItsSnapshot() throws Exception {
         try (KvEventBus bus = new KvEventBus(); KvIndexer indexer = new KvIndexer(bus, Duration.ofMillis(500))) {
             BlockPool pool = BlockPool.create("G1-idle", 16, Workload.PAGE, BlockPool.Duplicates.REFUSE);
