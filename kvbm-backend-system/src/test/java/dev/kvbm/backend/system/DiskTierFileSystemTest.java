@@ -44,7 +44,7 @@ class DiskTierFileSystemTest {
     }
 
     @Test
-    void choosingBufferedIoIsNotWarnedAbout() {
+    void choosingBufferedIoGivesBufferedFilesWithNoAlignment() {
         DiskStorageProvider provider = new DiskStorageProvider(dir, Long.MAX_VALUE, false);
         try (Storage s = provider.allocate(StorageKind.disk(0), 1 << 20)) {
             assertThat(((DiskStorage) s).directIo()).isFalse();
