@@ -26,12 +26,15 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The block pool's hot paths, per block, next to the baseline the issue names: one {@link HashMap} lookup per block
- * in a map as large as the pool's registry, in the same run. {@code PoolRatios} prints the ratios.
+ * in a map as large as the pool's registry, in the same run ({@code kvbm bench pool} prints the ratios), and one
+ * floor: a HashMap remove and put per block, the least a hash-keyed registry does when a full pool turns a block
+ * over.
  *
  * <ul>
- *   <li>{@code allocateRegisterRelease}: a request of 16 blocks is allocated (evicting the least recently used
- *       inactive blocks once the pool is full, as in steady state), completed with its tokens and hashes,
- *       registered, and released to the inactive pool.</li>
+ *   <li>{@code allocateRegisterRelease}: a request of 16 blocks, a prompt of its own, is allocated (evicting the
+ *       least recently used inactive blocks once the pool is full, as in steady state), completed with its tokens
+ *       and hashes, registered, and released to the inactive pool. The prompts come round after 4 pools' worth, so
+ *       every registration is new and every allocation evicts a cold block.</li>
  *   <li>{@code match128}: a 128-block prefix, registered and inactive, is matched (every block revived) and
  *       released again.</li>
  * </ul>
@@ -49,22 +52,35 @@ public class BlockPoolBenchmark {
     static final int PREFIX = 128;
 
     private BlockPool pool;
-    private TokenBlockSequence stream; // 4 x POOL blocks: a hash comes round again only after it was evicted
+    /** 4 x POOL / REQUEST distinct prompts of REQUEST blocks: a prompt comes round again only after it was evicted. */
+    private TokenBlockSequence[] requests;
     private int next;
     private BlockPool matchPool;
     private long[] prefix;
     private Map<Long, Integer> baseline;
     private long[] baselineKeys;
     private int baselineNext;
+    private Map<Long, Integer> floor;
+    private long[] floorKeys;
+    private int floorOld;
+    private int floorNext;
 
     @Setup
     public void setUp() {
         pool = BlockPool.create("bench", POOL, PAGE, BlockPool.Duplicates.REFUSE);
-        int[] tokens = new int[4 * POOL * PAGE];
+        requests = new TokenBlockSequence[4 * POOL / REQUEST];
+        for (int r = 0; r < requests.length; r++) {
+            int[] tokens = new int[REQUEST * PAGE];
+            for (int i = 0; i < tokens.length; i++) {
+                tokens[i] = (r * tokens.length + i) * 31 + 7;
+            }
+            requests[r] = TokenBlockSequence.of(tokens, PAGE, 1337);
+        }
+        int[] tokens = new int[POOL * PAGE];
         for (int i = 0; i < tokens.length; i++) {
             tokens[i] = i * 31 + 7;
         }
-        stream = TokenBlockSequence.of(tokens, PAGE, 1337);
+        TokenBlockSequence stream = TokenBlockSequence.of(tokens, PAGE, 1337);
 
         matchPool = BlockPool.create("bench-match", POOL, PAGE, BlockPool.Duplicates.REFUSE);
         // The pool holds POOL registered blocks (inactive), of which the prefix is the first 128.
@@ -77,11 +93,21 @@ public class BlockPoolBenchmark {
         prefix = java.util.Arrays.copyOf(stream.sequenceHashes(), PREFIX);
 
         baseline = new HashMap<>();
-        long[] all = stream.sequenceHashes();
+        long[] all = stream.sequenceHashes(); // the pool's registered hashes
         for (int i = 0; i < POOL; i++) {
             baseline.put(all[i], i);
         }
         baselineKeys = java.util.Arrays.copyOf(all, POOL);
+
+        floorKeys = new long[requests.length * REQUEST]; // allocateRegisterRelease's hashes, in its order
+        for (int r = 0; r < requests.length; r++) {
+            System.arraycopy(requests[r].sequenceHashes(), 0, floorKeys, r * REQUEST, REQUEST);
+        }
+        floor = new HashMap<>();
+        for (int i = 0; i < POOL; i++) {
+            floor.put(floorKeys[i], i);
+        }
+        floorNext = POOL;
     }
 
     @TearDown
@@ -94,9 +120,10 @@ public class BlockPoolBenchmark {
     @OperationsPerInvocation(REQUEST)
     public void allocateRegisterRelease(Blackhole bh) {
         List<MutableBlock> blocks = pool.allocate(REQUEST);
+        TokenBlockSequence request = requests[next];
+        next = next + 1 == requests.length ? 0 : next + 1;
         for (int i = 0; i < REQUEST; i++) {
-            blocks.get(i).complete(stream, next);
-            next = next + 1 == stream.completeBlocks() ? 0 : next + 1;
+            blocks.get(i).complete(request, i);
         }
         List<ImmutableBlock> registered = pool.register(blocks);
         bh.consume(registered.getLast().blockId());
@@ -119,6 +146,21 @@ public class BlockPoolBenchmark {
         for (int i = 0; i < REQUEST; i++) {
             bh.consume(baseline.get(baselineKeys[baselineNext]));
             baselineNext = baselineNext + 1 == baselineKeys.length ? 0 : baselineNext + 1;
+        }
+    }
+
+    /**
+     * Not a baseline but a floor: what any registry keyed by hash does per block when a full pool evicts one block and
+     * registers another, one HashMap remove and one put, over allocateRegisterRelease's hashes in its order.
+     */
+    @Benchmark
+    @OperationsPerInvocation(REQUEST)
+    public void hashMapRemovePut16(Blackhole bh) {
+        for (int i = 0; i < REQUEST; i++) {
+            bh.consume(floor.remove(floorKeys[floorOld]));
+            floor.put(floorKeys[floorNext], i);
+            floorOld = floorOld + 1 == floorKeys.length ? 0 : floorOld + 1;
+            floorNext = floorNext + 1 == floorKeys.length ? 0 : floorNext + 1;
         }
     }
 

@@ -129,12 +129,16 @@ final class Bench implements Callable<Integer> {
         double lookup16 = score.get("hashMapLookup16");
         double match = score.get("match128");
         double lookup128 = score.get("hashMapLookup128");
+        double removePut = score.get("hashMapRemovePut16");
         results.add(new BenchResult("pool", "allocate + register + release (16 blocks)", alloc, lookup16,
                 alloc / lookup16, unit));
         results.add(new BenchResult("pool", "match 128 blocks", match, lookup128, match / lookup128, unit));
+        results.add(new BenchResult("pool", "floor: HashMap remove + put", removePut, lookup16, removePut / lookup16,
+                unit));
         System.out.printf(Locale.ROOT, "%nallocate+register+release %.1f ns/block, HashMap lookup %.1f: %.1fx%n"
-                + "match128 %.1f ns/block, HashMap lookup %.1f: %.1fx%n", alloc, lookup16, alloc / lookup16, match,
-                lookup128, match / lookup128);
+                + "match128 %.1f ns/block, HashMap lookup %.1f: %.1fx%n"
+                + "floor (HashMap remove + put) %.1f ns/block: %.1fx the lookup%n", alloc, lookup16, alloc / lookup16,
+                match, lookup128, match / lookup128, removePut, removePut / lookup16);
     }
 
     /** The CUDA benchmark of kvbm-backend-cuda, on the class path with it (prints its own table). */

@@ -88,7 +88,7 @@ public final class BlockPool implements AutoCloseable {
         this.duplicates = duplicates;
         this.events = new BlockEvents(name, 1024);
         this.slots = new Slot[numBlocks];
-        this.registry = new LongTable(numBlocks);
+        this.registry = new LongTable(numBlocks, 4); // every eviction removes a hash: a sparse table shifts less
         this.orphanChildren = new LongTable(16); // grows when a workload orphans many children at once
         for (int i = 0; i < numBlocks; i++) {
             slots[i] = new Slot(i);
@@ -519,9 +519,8 @@ public final class BlockPool implements AutoCloseable {
         Slot parent = parentOf(child);
         if (parent == null) {
             orphanChildren.add(child.parentHash, 1);
-        } else if (parent.children++ == 0 && parent.refCount == 0) {
-            inactive.unlink(parent); // no longer a leaf: it moves behind the leaves
-            inactive.link(parent);
+        } else {
+            parent.children++; // an inactive parent stays where it is: eviction finds it out at the front
         }
     }
 
@@ -530,8 +529,7 @@ public final class BlockPool implements AutoCloseable {
         if (parent == null) {
             orphanChildren.add(child.parentHash, -1);
         } else if (--parent.children == 0 && parent.refCount == 0) {
-            inactive.unlink(parent); // a leaf again
-            inactive.link(parent);
+            inactive.leafAgain(parent);
         }
     }
 
@@ -564,7 +562,10 @@ public final class BlockPool implements AutoCloseable {
 
     /**
      * Releases many holders' shares under one lock: what a request does with its blocks when it ends. Handles
-     * already closed are skipped, as {@link ImmutableBlock#close()} would.
+     * already closed are skipped, as {@link ImmutableBlock#close()} would. The list counts as released from its
+     * last block to its first: a request's blocks are its sequence, so among blocks that end up equally evictable
+     * its tail goes before its head (as the rule of children before parents has it anyway), and the pool evicts
+     * the chain without reordering it.
      *
      * @param blocks shared blocks of this pool
      * @throws IllegalArgumentException when a block belongs to another pool; nothing is released then
@@ -579,7 +580,7 @@ public final class BlockPool implements AutoCloseable {
         }
         lock.lock();
         try {
-            for (int i = 0; i < blocks.size(); i++) {
+            for (int i = blocks.size() - 1; i >= 0; i--) {
                 ImmutableBlock b = blocks.get(i);
                 if (b.closeLocked()) {
                     releaseLocked(b.slot(), b.releasePriority());

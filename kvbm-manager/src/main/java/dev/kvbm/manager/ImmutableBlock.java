@@ -14,7 +14,13 @@ public final class ImmutableBlock extends BlockPool.Handle {
     private final boolean hasParent;
     private final long parentHash;
     private final boolean duplicate;
-    private volatile int priority = Integer.MAX_VALUE;
+    /**
+     * The priority this holder gives on release, minus {@link Integer#MAX_VALUE}, so the default is the field's zero
+     * and the constructor writes nothing more (a volatile field initialised in the constructor costs a fence for
+     * every handle {@code match} creates). Plain: the holder sets it and then releases, or hands the handle over
+     * with the usual happens-before, and the pool reads it under its lock.
+     */
+    private int priorityOffset;
 
     ImmutableBlock(BlockPool pool, BlockPool.Slot slot) {
         this.pool = pool;
@@ -55,7 +61,7 @@ public final class ImmutableBlock extends BlockPool.Handle {
     }
 
     int releasePriority() {
-        return priority;
+        return priorityOffset + Integer.MAX_VALUE;
     }
 
 
@@ -83,7 +89,7 @@ public final class ImmutableBlock extends BlockPool.Handle {
      */
     public ImmutableBlock priority(int priority) {
         ensureOpen(slot.id);
-        this.priority = priority;
+        this.priorityOffset = priority - Integer.MAX_VALUE;
         return this;
     }
 

@@ -5,37 +5,43 @@ import java.util.TreeMap;
 
 /**
  * A pool's inactive blocks in eviction order — leaves (no resident child) before parents, then lowest priority,
- * then least recently released — in O(1) for the common operations: one intrusive list per (leaf or not,
- * priority), kept in release order. Release and touch append (their tick is the newest); revive unlinks; a block
- * whose leaf status changes moves to the other list at its tick's place, found by walking from both ends at once.
- * Not thread-safe: the pool's lock guards it.
+ * then least recently released — in amortised O(1) for the common operations.
+ *
+ * <p>Every inactive block starts in a <em>candidate</em> list of its priority, kept in release order: release and
+ * touch append (their tick is the newest), revive unlinks. Whether a block is a leaf is looked at only when it
+ * reaches the front: {@link #first()} moves a front block that has resident children to a <em>parent</em> list of
+ * its priority and looks again, and {@link #leafAgain} moves a parent whose last child left back among the
+ * candidates, at its tick's place (found by walking from both ends at once; usually the front, since a parent was
+ * released no later than the blocks still in front of it). A block gaining a child while inactive is not moved:
+ * it is found out when it reaches the front. So a request's chain released tail first ({@link BlockPool#release})
+ * is evicted tail first without any block changing lists, and each block changes lists at most once per change of
+ * its children. Not thread-safe: the pool's lock guards it.
  */
 final class Inactive {
 
-    /** The inactive blocks of one (leaf or not, priority), oldest release first. */
+    /** The inactive blocks of one (candidate or parent, priority), oldest release first. */
     static final class Bucket {
-        final boolean leaf;
+        final boolean parents;
         final int priority;
         BlockPool.Slot head;
         BlockPool.Slot tail;
         boolean inMap = true;
 
-        Bucket(boolean leaf, int priority) {
-            this.leaf = leaf;
+        Bucket(boolean parents, int priority) {
+            this.parents = parents;
             this.priority = priority;
         }
     }
 
     /**
-     * Buckets by priority: leaves, then parents. An emptied bucket stays (a leaf evicted, its parent becoming the
-     * next leaf, would otherwise remove and re-create one per eviction) until {@link #first()} finds it at the
-     * front.
+     * Buckets by priority. An emptied bucket stays (blocks of one priority come and go all the time) until
+     * {@link #first()} finds it at the front.
      */
-    private final TreeMap<Integer, Bucket> leaves = new TreeMap<>();
+    private final TreeMap<Integer, Bucket> candidates = new TreeMap<>();
     private final TreeMap<Integer, Bucket> parents = new TreeMap<>();
-    private Bucket lastLeaf; // the bucket most recently linked into, to skip the map lookup
+    private Bucket lastCandidate; // the bucket most recently linked into, to skip the map lookup
     private Bucket lastParent;
-    private Bucket firstLeaf; // the lowest-priority bucket of each map, or null when the map is empty
+    private Bucket firstCandidate; // the lowest-priority bucket of each map, or null when the map is empty
     private Bucket firstParent;
     private int size;
 
@@ -43,57 +49,97 @@ final class Inactive {
         return size;
     }
 
-    /** {@return the block to evict next; there must be one} */
+    /**
+     * {@return the block to evict next; there must be one} The lowest-priority, least recently released leaf; a
+     * parent only when every inactive block has resident children.
+     */
     BlockPool.Slot first() {
-        Bucket b = firstLeaf != null && firstLeaf.head != null ? firstLeaf : firstNonEmpty(true);
-        return (b != null ? b : firstNonEmpty(false)).head;
+        while (true) {
+            Bucket b = firstCandidate != null && firstCandidate.head != null ? firstCandidate : firstNonEmpty(false);
+            if (b == null) {
+                break;
+            }
+            BlockPool.Slot s = b.head;
+            if (s.children == 0) {
+                return s;
+            }
+            detach(b, s); // a parent: it waits among the parents until its last child leaves
+            insert(bucket(true, s.priority), s);
+        }
+        Bucket p = firstParent != null && firstParent.head != null ? firstParent : firstNonEmpty(true);
+        return p.head;
     }
 
-    /** The first non-empty bucket of leaves or parents, dropping the emptied ones before it; null when none. */
-    private Bucket firstNonEmpty(boolean leaf) {
-        TreeMap<Integer, Bucket> map = leaf ? leaves : parents;
-        Bucket b = leaf ? firstLeaf : firstParent;
+    /** The first non-empty bucket of candidates or parents, dropping the emptied ones before it; null when none. */
+    private Bucket firstNonEmpty(boolean ofParents) {
+        TreeMap<Integer, Bucket> map = ofParents ? parents : candidates;
+        Bucket b = ofParents ? firstParent : firstCandidate;
         while (b != null && b.head == null) {
             b.inMap = false;
             map.pollFirstEntry();
             Map.Entry<Integer, Bucket> e = map.firstEntry();
             b = e == null ? null : e.getValue();
         }
-        if (leaf) {
-            firstLeaf = b;
-        } else {
+        if (ofParents) {
             firstParent = b;
+        } else {
+            firstCandidate = b;
         }
         return b;
     }
 
-    /** Adds a released block (its tick set) at its place in its bucket. */
+    /** Adds a released or touched block (its tick set) among the candidates, at its tick's place. */
     void link(BlockPool.Slot s) {
-        boolean leaf = s.children == 0;
-        Bucket b = leaf ? lastLeaf : lastParent;
-        if (b == null || b.priority != s.priority || !b.inMap) {
-            TreeMap<Integer, Bucket> map = leaf ? leaves : parents;
-            b = map.get(s.priority);
-            if (b == null) {
-                b = new Bucket(leaf, s.priority);
-                map.put(s.priority, b);
-                Bucket first = leaf ? firstLeaf : firstParent;
-                if (first == null || b.priority < first.priority) {
-                    if (leaf) {
-                        firstLeaf = b;
-                    } else {
-                        firstParent = b;
-                    }
+        size++;
+        insert(bucket(false, s.priority), s);
+    }
+
+    /** A parent's last resident child left: when it waits among the parents, it becomes a candidate again. */
+    void leafAgain(BlockPool.Slot s) {
+        Bucket b = s.bucket;
+        if (b.parents) {
+            detach(b, s);
+            insert(bucket(false, s.priority), s);
+        }
+    }
+
+    /** Removes an inactive block. */
+    void unlink(BlockPool.Slot s) {
+        detach(s.bucket, s);
+        s.bucket = null;
+        size--;
+    }
+
+    private Bucket bucket(boolean ofParents, int priority) {
+        Bucket b = ofParents ? lastParent : lastCandidate;
+        if (b != null && b.priority == priority && b.inMap) {
+            return b;
+        }
+        TreeMap<Integer, Bucket> map = ofParents ? parents : candidates;
+        b = map.get(priority);
+        if (b == null) {
+            b = new Bucket(ofParents, priority);
+            map.put(priority, b);
+            Bucket first = ofParents ? firstParent : firstCandidate;
+            if (first == null || priority < first.priority) {
+                if (ofParents) {
+                    firstParent = b;
+                } else {
+                    firstCandidate = b;
                 }
             }
-            if (leaf) {
-                lastLeaf = b;
-            } else {
-                lastParent = b;
-            }
         }
+        if (ofParents) {
+            lastParent = b;
+        } else {
+            lastCandidate = b;
+        }
+        return b;
+    }
+
+    /** Puts {@code s} into {@code b} at its tick's place. */
+    private static void insert(Bucket b, BlockPool.Slot s) {
         s.bucket = b;
-        size++;
         BlockPool.Slot tail = b.tail;
         if (tail == null) {
             s.prev = null;
@@ -109,16 +155,30 @@ final class Inactive {
             b.tail = s;
             return;
         }
-        // Out of order (a block whose leaf status changed keeps its release tick): walk from both ends.
+        // Out of order (a block changing lists keeps its release tick): walk from both ends.
         BlockPool.Slot fromHead = b.head;
         BlockPool.Slot fromTail = tail;
         while (true) {
             if (fromHead.releasedTick > s.releasedTick) {
-                insertBefore(b, fromHead, s);
+                s.next = fromHead;
+                s.prev = fromHead.prev;
+                if (fromHead.prev == null) {
+                    b.head = s;
+                } else {
+                    fromHead.prev.next = s;
+                }
+                fromHead.prev = s;
                 return;
             }
             if (fromTail.releasedTick <= s.releasedTick) {
-                insertAfter(fromTail, s, b);
+                s.prev = fromTail;
+                s.next = fromTail.next;
+                if (fromTail.next == null) {
+                    b.tail = s;
+                } else {
+                    fromTail.next.prev = s;
+                }
+                fromTail.next = s;
                 return;
             }
             fromHead = fromHead.next;
@@ -126,31 +186,7 @@ final class Inactive {
         }
     }
 
-    private static void insertBefore(Bucket b, BlockPool.Slot at, BlockPool.Slot s) {
-        s.next = at;
-        s.prev = at.prev;
-        if (at.prev == null) {
-            b.head = s;
-        } else {
-            at.prev.next = s;
-        }
-        at.prev = s;
-    }
-
-    private static void insertAfter(BlockPool.Slot at, BlockPool.Slot s, Bucket b) {
-        s.prev = at;
-        s.next = at.next;
-        if (at.next == null) {
-            b.tail = s;
-        } else {
-            at.next.prev = s;
-        }
-        at.next = s;
-    }
-
-    /** Removes an inactive block. */
-    void unlink(BlockPool.Slot s) {
-        Bucket b = s.bucket;
+    private static void detach(Bucket b, BlockPool.Slot s) {
         if (s.prev == null) {
             b.head = s.next;
         } else {
@@ -163,7 +199,5 @@ final class Inactive {
         }
         s.prev = null;
         s.next = null;
-        s.bucket = null;
-        size--;
     }
 }

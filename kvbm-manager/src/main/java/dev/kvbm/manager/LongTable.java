@@ -9,13 +9,25 @@ package dev.kvbm.manager;
  * it.
  */
 final class LongTable {
+    private final int spread; // entries per key at most: 2 (load <= 1/2) or 4 (load <= 1/4)
     private long[] table;
     private int mask;
     private int size;
 
-    /** A table that holds {@code expected} keys without growing. */
+    /** A table that holds {@code expected} keys without growing, at a load of at most one half. */
     LongTable(int expected) {
-        int n = Integer.highestOneBit(Math.max(4, expected) * 2 - 1) << 1; // load factor <= 0.5
+        this(expected, 2);
+    }
+
+    /**
+     * A table that holds {@code expected} keys without growing.
+     *
+     * @param spread at least this many entries per key: 2, or 4 for a table that is mostly removed from and
+     *               inserted into (a removal shifts back the entries after it, fewer at a lower load)
+     */
+    LongTable(int expected, int spread) {
+        this.spread = spread;
+        int n = Integer.highestOneBit(Math.max(4, expected) * spread - 1) << 1;
         this.table = new long[2 * n];
         this.mask = n - 1;
     }
@@ -107,7 +119,7 @@ final class LongTable {
 
     /** Fills the empty entry {@code i}, first doubling the table when that would pass a load of one half. */
     private void insertAt(int i, long key, long value) {
-        if (2 * (size + 1) > mask + 1) {
+        if (spread * (size + 1) > mask + 1) {
             grow();
             i = home(key);
             while (table[2 * i + 1] != 0) {

@@ -1,6 +1,8 @@
 package dev.kvbm.manager;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.HashMap;
 import java.util.Map;
@@ -11,10 +13,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** The pool's primitive hash table, against a {@link HashMap} doing the same operations. */
 class LongTableTest {
 
-    @Test
-    void randomOperationsAgreeWithAHashMapThroughGrowthAndBackwardShiftDeletion() {
+    @ParameterizedTest(name = "at most 1/{0} full")
+    @ValueSource(ints = {2, 4})
+    void randomOperationsAgreeWithAHashMapThroughGrowthAndBackwardShiftDeletion(int spread) {
         SplittableRandom random = new SplittableRandom(42);
-        LongTable table = new LongTable(4); // grows many times on the way
+        LongTable table = new LongTable(4, spread); // grows many times on the way
         Map<Long, Integer> model = new HashMap<>();
         // Few distinct keys, some of them colliding on purpose (same low bits after the multiply's shift is
         // unlikely, so also use keys that differ only in the high bits), so that clusters form and deletions shift.
