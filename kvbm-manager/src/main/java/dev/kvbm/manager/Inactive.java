@@ -14,8 +14,8 @@ import java.util.TreeMap;
  * candidates, at its tick's place (found by walking from both ends at once; usually the front, since a parent was
  * released no later than the blocks still in front of it). A block gaining a child while inactive is not moved:
  * it is found out when it reaches the front. So a request's chain released tail first ({@link BlockPool#release})
- * is evicted tail first without any block changing lists, and each block changes lists at most once per change of
- * its children. Not thread-safe: the pool's lock guards it.
+ * is evicted tail first without any block changing lists; a block changes lists only when it reaches the front
+ * with resident children, and when its last child leaves after that. Not thread-safe: the pool's lock guards it.
  */
 final class Inactive {
 

@@ -2,14 +2,15 @@ package dev.kvbm.manager;
 
 /**
  * An open-addressing hash table from {@code long} keys to non-zero {@code int} values: no boxing, linear probing
- * with backward-shift deletion, a load factor of at most one half (the table doubles when it would pass it). A key
- * and its value share one cache line ({@code table[2i]}, {@code table[2i+1]}); value 0 marks an empty entry. The
- * pool keeps block ids + 1 in one table (sized for the pool, so it never grows) and child counts of absent parents
- * in another (usually a handful of keys, so it stays small and in cache). Not thread-safe: the pool's lock guards
- * it.
+ * with backward-shift deletion, a load factor of at most 1/spread (chosen at construction; the table doubles when
+ * it would pass it). A key and its value share one cache line ({@code table[2i]}, {@code table[2i+1]}); value 0
+ * marks an empty entry. The pool keeps block ids + 1 in one table (sized for the pool, so it never grows, and at
+ * most a quarter full: every eviction removes a key, and a sparser table shifts fewer entries back) and child
+ * counts of absent parents in another (usually a handful of keys, so it stays small and in cache). Not
+ * thread-safe: the pool's lock guards it.
  */
 final class LongTable {
-    private final int spread; // entries per key at most: 2 (load <= 1/2) or 4 (load <= 1/4)
+    private final int spread; // at least this many entries per key: the load stays <= 1/spread
     private long[] table;
     private int mask;
     private int size;
@@ -26,6 +27,9 @@ final class LongTable {
      *               inserted into (a removal shifts back the entries after it, fewer at a lower load)
      */
     LongTable(int expected, int spread) {
+        if (spread < 2) {
+            throw new IllegalArgumentException("a linear-probing table needs at least 2 entries per key, got " + spread);
+        }
         this.spread = spread;
         int n = Integer.highestOneBit(Math.max(4, expected) * spread - 1) << 1;
         this.table = new long[2 * n];
