@@ -95,6 +95,31 @@ class BlockPoolTest {
     }
 
     @Test
+    void extremePrioritiesKeepTheirOrder() {
+        // The handle stores its priority as an offset from Integer.MAX_VALUE, so the extremes wrap: MIN_VALUE must
+        // still be the lowest, MAX_VALUE the same as never setting one, and a negative below a positive.
+        BlockPool pool = BlockPool.create("test", 4, PAGE, BlockPool.Duplicates.REFUSE);
+        TokenBlockSequence dflt = sequence(1, 100);
+        TokenBlockSequence max = sequence(1, 200);
+        TokenBlockSequence positive = sequence(1, 300);
+        TokenBlockSequence min = sequence(1, 400);
+        List<ImmutableBlock> sd = store(pool, dflt);
+        List<ImmutableBlock> sx = store(pool, max);
+        List<ImmutableBlock> sp = store(pool, positive);
+        List<ImmutableBlock> sm = store(pool, min);
+        release(sd);
+        sx.getFirst().priority(Integer.MAX_VALUE).close(); // released after dflt: evicted after it
+        sp.getFirst().priority(5).close();
+        sm.getFirst().priority(Integer.MIN_VALUE).close();
+        List<Long> order = new ArrayList<>();
+        pool.onEviction(metas -> metas.forEach(m -> order.add(m.sequenceHash())));
+        List<MutableBlock> all = pool.allocate(4);
+        assertThat(order).containsExactly(min.sequenceHash(0), positive.sequenceHash(0), dflt.sequenceHash(0),
+                max.sequenceHash(0));
+        all.forEach(MutableBlock::close);
+    }
+
+    @Test
     void touchMakesAnInactiveBlockRecentlyUsed() {
         BlockPool pool = BlockPool.create("test", 2, PAGE, BlockPool.Duplicates.REFUSE);
         TokenBlockSequence a = sequence(1, 100);
