@@ -1,23 +1,63 @@
 package dev.kvbm.manager;
 
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Flow;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.SubmissionPublisher;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A pool's store and remove events, in batches (one per pool operation), through {@link Flow.Publisher}. Events of
  * one block arrive in the order they happened. The pool never waits for a subscriber: each subscriber has a
- * bounded buffer, and a batch that does not fit is dropped for that subscriber and counted
+ * bounded buffer, and a batch that does not fit is dropped for that subscriber alone and counted
  * ({@link #droppedEvents()}), so a router that falls behind learns it missed events instead of stalling
  * allocation.
+ *
+ * <p>Batches are numbered 1, 2, 3, … in the order the pool made them ({@link Batch#sequence()}), so a subscriber
+ * that receives a number more than one past the last it saw knows exactly where it lost batches. A drop after the
+ * last batch a subscriber receives shows no such skip until the pool publishes again; a {@link DropAware}
+ * subscriber is told of its drops at once instead.
  */
-public final class BlockEvents implements Flow.Publisher<List<BlockEvent>>, AutoCloseable {
+public final class BlockEvents implements Flow.Publisher<BlockEvents.Batch>, AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(BlockEvents.class.getName());
+
+    /**
+     * The events of one pool operation.
+     *
+     * @param sequence the batch's number in its pool: 1 for the first, one more for each after it
+     * @param events   the events, in the order they happened (not empty)
+     */
+    public record Batch(long sequence, List<BlockEvent> events) {
+        /** Copies {@code events}. */
+        public Batch {
+            events = List.copyOf(events);
+        }
+    }
+
+    /**
+     * A subscriber that is also told when batches are dropped for it because its buffer was full: the only way to
+     * learn of a drop after the last batch it receives.
+     */
+    public interface DropAware extends Flow.Subscriber<Batch> {
+        /**
+         * Batches were dropped for this subscriber. Called on the thread that calls {@link #onNext}, never at the
+         * same time, soon after the drop: when the batches still buffered before it have been delivered, or
+         * earlier. Several drops may be told in one call.
+         *
+         * @param lastDropped the highest sequence number dropped for this subscriber so far
+         */
+        void onDropped(long lastDropped);
+    }
+
     private final ExecutorService delivery;
-    private final SubmissionPublisher<List<BlockEvent>> publisher;
+    private final SubmissionPublisher<Batch> publisher;
     private final AtomicLong dropped = new AtomicLong();
+    private long sequence; // written under the pool's lock, the only caller of publish
+    private volatile long lastSequence;
     private volatile boolean subscribed;
 
     BlockEvents(String tier, int bufferBatches) {
@@ -30,19 +70,28 @@ public final class BlockEvents implements Flow.Publisher<List<BlockEvent>>, Auto
     }
 
     @Override
-    public void subscribe(Flow.Subscriber<? super List<BlockEvent>> subscriber) {
+    public void subscribe(Flow.Subscriber<? super Batch> subscriber) {
+        Objects.requireNonNull(subscriber, "subscriber");
         subscribed = true;
-        publisher.subscribe(subscriber);
+        publisher.subscribe(subscriber instanceof DropAware d ? new Told(d) : subscriber);
     }
 
-    /** Offers a batch to every subscriber without waiting; a full subscriber drops it and it is counted. */
-    void publish(List<BlockEvent> batch) {
-        if (batch.isEmpty() || publisher.isClosed()) {
+    /**
+     * Offers the events of one operation, as the next batch, to every subscriber without waiting; a subscriber
+     * whose buffer is full drops it, and it is counted. The caller holds the pool's lock.
+     */
+    void publish(List<BlockEvent> events) {
+        if (events.isEmpty() || publisher.isClosed()) {
             return;
         }
+        Batch batch = new Batch(++sequence, events);
+        lastSequence = batch.sequence();
         try {
-            publisher.offer(List.copyOf(batch), (subscriber, lost) -> {
-                dropped.addAndGet(lost.size());
+            publisher.offer(batch, (subscriber, lost) -> {
+                dropped.addAndGet(lost.events().size());
+                if (subscriber instanceof Told t) {
+                    t.dropped(lost.sequence());
+                }
                 return false;
             });
         } catch (IllegalStateException closedMeanwhile) {
@@ -56,6 +105,15 @@ public final class BlockEvents implements Flow.Publisher<List<BlockEvent>>, Auto
      */
     boolean hasSubscribers() {
         return subscribed;
+    }
+
+    /**
+     * {@return the sequence number of the last batch published, 0 before the first} A subscriber that reads it
+     * before subscribing knows that any batch it receives numbered more than one past it follows a batch it
+     * missed.
+     */
+    public long lastSequence() {
+        return lastSequence;
     }
 
     /** {@return events dropped because a subscriber's buffer was full, over all subscribers} */
@@ -81,5 +139,67 @@ public final class BlockEvents implements Flow.Publisher<List<BlockEvent>>, Auto
     public void close() {
         publisher.close();
         delivery.shutdown();
+    }
+
+    /**
+     * Stands between the publisher and a {@link DropAware} subscriber to tell it of its drops on the delivery
+     * thread, one notice queued at a time however many batches it drops meanwhile (a stalled subscriber costs a
+     * bounded amount of memory, as it does without drop notices).
+     */
+    private final class Told implements Flow.Subscriber<Batch> {
+        private final DropAware target;
+        private final AtomicBoolean noticeQueued = new AtomicBoolean();
+        private volatile long lastDropped;
+        private volatile boolean done;
+
+        Told(DropAware target) {
+            this.target = target;
+        }
+
+        /** A batch was dropped for the target; called by the publishing thread, under the pool's lock. */
+        void dropped(long sequence) {
+            lastDropped = sequence;
+            if (noticeQueued.compareAndSet(false, true)) {
+                try {
+                    delivery.execute(this::notice);
+                } catch (RejectedExecutionException closed) {
+                    noticeQueued.set(false); // the stream ended: there is no one left to tell
+                }
+            }
+        }
+
+        private void notice() {
+            noticeQueued.set(false); // before reading: a drop after this read queues another notice
+            if (done) {
+                return;
+            }
+            try {
+                target.onDropped(lastDropped);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "a block-event subscriber failed on a drop notice", e);
+            }
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription subscription) {
+            target.onSubscribe(subscription);
+        }
+
+        @Override
+        public void onNext(Batch batch) {
+            target.onNext(batch);
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            done = true;
+            target.onError(error);
+        }
+
+        @Override
+        public void onComplete() {
+            done = true;
+            target.onComplete();
+        }
     }
 }

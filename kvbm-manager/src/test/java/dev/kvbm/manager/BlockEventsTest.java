@@ -17,8 +17,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 class BlockEventsTest {
     private static final int PAGE = 4;
 
-    private static final class Collector implements Flow.Subscriber<List<BlockEvent>> {
+    private static class Collector implements Flow.Subscriber<BlockEvents.Batch> {
         final List<List<BlockEvent>> batches = new CopyOnWriteArrayList<>();
+        final List<Long> sequences = new CopyOnWriteArrayList<>();
+        final List<String> threads = new CopyOnWriteArrayList<>();
         final long demand;
         Flow.Subscription subscription;
 
@@ -35,8 +37,10 @@ class BlockEventsTest {
         }
 
         @Override
-        public void onNext(List<BlockEvent> batch) {
-            batches.add(batch);
+        public void onNext(BlockEvents.Batch batch) {
+            threads.add(Thread.currentThread().getName());
+            sequences.add(batch.sequence());
+            batches.add(batch.events());
         }
 
         @Override
@@ -82,16 +86,80 @@ class BlockEventsTest {
         pool.events().close();
     }
 
+    /** A collector that is told of its drops, on the thread it records. */
+    private static final class DropAwareCollector extends Collector implements BlockEvents.DropAware {
+        final List<Long> drops = new CopyOnWriteArrayList<>();
+
+        DropAwareCollector(long demand) {
+            super(demand);
+        }
+
+        @Override
+        public void onDropped(long lastDropped) {
+            threads.add(Thread.currentThread().getName());
+            drops.add(lastDropped);
+        }
+    }
+
+    private int registered;
+
+    private void registerOneBlockEach(BlockPool pool, int requests) {
+        for (int n = 0; n < requests; n++) {
+            int i = registered++;
+            TokenBlockSequence seq = TokenBlockSequence.of(new int[] {i, i, i, i}, PAGE, 5);
+            MutableBlock b = pool.allocate(1).getFirst().complete(seq, 0);
+            pool.register(b).close();
+        }
+    }
+
+    @Test
+    void batchesAreNumberedAndADropAwareSubscriberLearnsOfDropsAfterItsLastBatch() throws Exception {
+        BlockPool pool = BlockPool.create("G1", 4, PAGE, BlockPool.Duplicates.REFUSE);
+        Collector everything = new Collector(Long.MAX_VALUE);
+        DropAwareCollector late = new DropAwareCollector(0); // asks for nothing until the pool has gone far ahead
+        pool.events().subscribe(everything);
+        pool.events().subscribe(late);
+        for (int round = 0; round < 15; round++) { // 400 batches a round, while 'everything' buffers 1024
+            registerOneBlockEach(pool, 200);
+            awaitBatches(everything, (int) pool.events().lastSequence());
+        }
+        long last = pool.events().lastSequence();
+        assertThat(last).as("a batch per registration, one per eviction").isGreaterThan(3000);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while ((late.drops.isEmpty() || late.drops.getLast() != last) && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(late.drops).as("told of its drops, the last of them the pool's last batch").isNotEmpty()
+                .last().isEqualTo(last);
+        assertThat(late.batches).isEmpty();
+        awaitBatches(everything, (int) last);
+        assertThat(everything.sequences).as("a subscriber that keeps up gets every number in order")
+                .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, last).boxed().toList());
+
+        late.subscription.request(Long.MAX_VALUE); // now it reads what its buffer kept: the oldest batches
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (late.sequences.size() < 2 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        Thread.sleep(100);
+        List<Long> kept = List.copyOf(late.sequences);
+        assertThat(kept).as("the buffer kept the first batches, numbered from 1 without a hole")
+                .isNotEmpty().hasSizeLessThan((int) last)
+                .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, kept.size()).boxed().toList());
+        long droppedForLate = pool.events().droppedEvents();
+        assertThat(droppedForLate).as("every event of a dropped batch is counted").isEqualTo(
+                everything.batches.subList(kept.size(), (int) last).stream().mapToLong(List::size).sum());
+        assertThat(late.threads).as("drop notices and batches on one delivery thread").containsOnly(
+                everything.threads.getFirst());
+        pool.events().close();
+    }
+
     @Test
     void aSubscriberThatNeverReadsNeverBlocksThePoolAndWhatItMissedIsCounted() throws Exception {
         BlockPool pool = BlockPool.create("G1", 4, PAGE, BlockPool.Duplicates.REFUSE);
         Collector stalled = new Collector(0);
         pool.events().subscribe(stalled);
-        for (int i = 0; i < 3000; i++) {
-            TokenBlockSequence seq = TokenBlockSequence.of(new int[] {i, i, i, i}, PAGE, 5);
-            MutableBlock b = pool.allocate(1).getFirst().complete(seq, 0);
-            pool.register(b).close();
-        }
+        registerOneBlockEach(pool, 3000);
         assertThat(stalled.batches).isEmpty();
         assertThat(pool.events().droppedEvents()).as("events a full buffer could not take").isPositive();
         pool.events().close();

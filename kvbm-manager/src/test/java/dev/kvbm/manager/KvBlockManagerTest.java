@@ -355,7 +355,7 @@ class KvBlockManagerTest {
     }
 
     /** Collects a pool's events as "stored H" / "removed H". */
-    static final class EventLog implements Flow.Subscriber<List<BlockEvent>> {
+    static final class EventLog implements Flow.Subscriber<BlockEvents.Batch> {
         final List<String> events = new CopyOnWriteArrayList<>();
 
         @Override
@@ -364,8 +364,8 @@ class KvBlockManagerTest {
         }
 
         @Override
-        public void onNext(List<BlockEvent> batch) {
-            for (BlockEvent e : batch) {
+        public void onNext(BlockEvents.Batch batch) {
+            for (BlockEvent e : batch.events()) {
                 events.add((e instanceof BlockEvent.Stored ? "stored " : "removed ")
                         + Long.toUnsignedString(e.sequenceHash()));
             }

@@ -1,6 +1,7 @@
 package dev.kvbm.manager.events;
 
 import dev.kvbm.manager.BlockEvent;
+import dev.kvbm.manager.BlockEvents;
 import dev.kvbm.manager.BlockPool;
 
 import java.util.ArrayList;
@@ -17,11 +18,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * become one {@link KvEvent.Stored}; the evictions of one pool operation one {@link KvEvent.Removed}.
  *
  * <p>An event the sink refuses still uses up its event id, so every consumer sees a gap and asks for a
- * {@link #snapshot()}. Batches the pool drops because this publisher fell behind (its buffer of 1024 batches
- * full) are noticed only when the next batch arrives, from the pool's drop count, and the id skipped for them is
- * placed there rather than where the dropped batch stood: a drop at the very end of a burst, or one between older
- * batches still buffered, can leave an index wrong until the worker publishes again and a later gap resyncs it.
- * Known limitation, not yet fixed; it needs the pool to tag its batches so that a drop is placed in order.
+ * {@link #snapshot()}. Batches the pool drops because this publisher fell behind (its buffer of 1024 batches full)
+ * use up an id the same way: the publisher follows the pool's batch numbers and skips an id where a number is
+ * missing, or, for drops after the last batch it received, when the pool tells it of them
+ * ({@link BlockEvents.DropAware}; possibly before batches still buffered ahead of the drop, which is safe: the
+ * snapshot a consumer then asks for already reflects them). Drops for other subscribers of the same pool cost it
+ * nothing. A consumer sees a skipped id when the next event arrives: after a drop at the very end of a burst, with
+ * the worker's next operation (the event format has no event that says nothing).
  */
 public final class KvEventPublisher implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(KvEventPublisher.class.getName());
@@ -31,8 +34,11 @@ public final class KvEventPublisher implements AutoCloseable {
     private final BlockPool pool;
     private final KvEventSink sink;
     private final Object lock = new Object();
-    private long lastEventId; // guarded by lock
-    private long poolDropsSeen; // guarded by lock
+    // Written under lock; volatile so that readers never wait for a sink that hangs.
+    private volatile long lastEventId;
+    /** Every pool batch up to this number was published or had an id skipped for it. */
+    private volatile long covered;
+    private final AtomicLong droppedBatches = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private volatile Flow.Subscription subscription;
     private final AutoCloseable snapshots;
@@ -50,9 +56,10 @@ public final class KvEventPublisher implements AutoCloseable {
         this.pool = Objects.requireNonNull(pool, "pool");
         this.sink = Objects.requireNonNull(sink, "sink");
         synchronized (lock) {
+            covered = pool.events().lastSequence(); // batches from before this publisher describe nothing it sent
             send(new KvEvent.Cleared());
         }
-        pool.events().subscribe(new Flow.Subscriber<>() {
+        pool.events().subscribe(new BlockEvents.DropAware() {
             @Override
             public void onSubscribe(Flow.Subscription s) {
                 subscription = s;
@@ -60,8 +67,18 @@ public final class KvEventPublisher implements AutoCloseable {
             }
 
             @Override
-            public void onNext(List<BlockEvent> batch) {
+            public void onNext(BlockEvents.Batch batch) {
                 publish(batch);
+            }
+
+            @Override
+            public void onDropped(long lastDropped) {
+                synchronized (lock) {
+                    if (lastDropped > covered) { // not yet seen as a skipped number: the drops are the newest
+                        skipForDrops();
+                        covered = lastDropped;
+                    }
+                }
             }
 
             @Override
@@ -83,30 +100,49 @@ public final class KvEventPublisher implements AutoCloseable {
 
     /** {@return the id of the last event published (or lost), 1 right after start} */
     public long lastEventId() {
-        synchronized (lock) {
-            return lastEventId;
-        }
+        return lastEventId;
     }
 
-    /** {@return events the sink refused} */
+    /**
+     * {@return event ids used up without an event: events the sink refused, and one for each run of batches the
+     * pool dropped because this publisher fell behind}
+     */
     public long failedEvents() {
         return failed.get();
     }
 
-    private void publish(List<BlockEvent> batch) {
+    /** {@return the times batches the pool dropped for this publisher cost an event id ({@link #failedEvents()})} */
+    public long droppedBatchRuns() {
+        return droppedBatches.get();
+    }
+
+    /**
+     * {@return how many of the pool's batches this publisher has not yet published or skipped} 0 when it has caught
+     * up; it grows while the sink is slower than the pool, and past the pool's buffer of 1024 batches the pool drops
+     * batches for it.
+     */
+    public long batchesBehind() {
+        return Math.max(0, pool.events().lastSequence() - covered);
+    }
+
+    /** Uses up an id for batches the pool dropped for us, so consumers resynchronise; the caller holds the lock. */
+    private void skipForDrops() {
+        lastEventId++;
+        failed.incrementAndGet();
+        droppedBatches.incrementAndGet();
+    }
+
+    private void publish(BlockEvents.Batch batch) {
         synchronized (lock) {
-            long drops = pool.events().droppedEvents();
-            if (drops != poolDropsSeen) {
-                // The pool dropped batches for a slow subscriber (maybe us): skip an id so consumers resynchronise.
-                poolDropsSeen = drops;
-                lastEventId++;
-                failed.incrementAndGet();
+            if (batch.sequence() > covered + 1) { // the batches between were dropped for us, right here
+                skipForDrops();
             }
+            covered = Math.max(covered, batch.sequence()); // lower: buffered before drops already skipped for
             List<KvEvent.StoredBlock> chain = new ArrayList<>();
             OptionalLong chainParent = OptionalLong.empty();
             long chainTail = 0;
             List<Long> removed = new ArrayList<>();
-            for (BlockEvent e : batch) {
+            for (BlockEvent e : batch.events()) {
                 switch (e) {
                     case BlockEvent.Stored s -> {
                         if (!removed.isEmpty()) {
@@ -169,11 +205,9 @@ public final class KvEventPublisher implements AutoCloseable {
      */
     public KvSnapshot snapshot() {
         long[] last = new long[1];
-        List<BlockPool.RegisteredBlock> blocks = pool.registeredBlocks(() -> {
-            synchronized (lock) {
-                last[0] = lastEventId;
-            }
-        });
+        // Read under the pool's lock: every event with a higher id either follows the snapshot's state or repeats a
+        // change it already holds (the publisher may be halfway through a batch), which consumers apply idempotently.
+        List<BlockPool.RegisteredBlock> blocks = pool.registeredBlocks(() -> last[0] = lastEventId);
         List<KvEvent.StoredBlock> out = new ArrayList<>(blocks.size());
         for (BlockPool.RegisteredBlock b : blocks) {
             out.add(new KvEvent.StoredBlock(b.sequenceHash(), b.blockHash()));

@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The index over the in-process bus against the ground truth of the workers' own pools. */
+@org.junit.jupiter.api.Timeout(value = 3, unit = java.util.concurrent.TimeUnit.MINUTES)
 class KvIndexerTest {
 
     /** A sink that loses every {@code every}-th event before the bus (a test double for a lossy transport). */
@@ -43,6 +44,118 @@ class KvIndexerTest {
         KvIndexer indexer = assertIndexMatchesPools(37);
         assertThat(indexer.gaps()).isPositive();
         assertThat(indexer.snapshotsApplied()).isPositive();
+    }
+
+    /** A subscriber of the pool that never asks for anything: every batch past its buffer is dropped for it. */
+    private static final class Stalled implements java.util.concurrent.Flow.Subscriber<dev.kvbm.manager.BlockEvents.Batch> {
+        @Override
+        public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
+        }
+
+        @Override
+        public void onNext(dev.kvbm.manager.BlockEvents.Batch batch) {
+        }
+
+        @Override
+        public void onError(Throwable t) {
+        }
+
+        @Override
+        public void onComplete() {
+        }
+    }
+
+    @Test
+    void aStalledSubscriberBesideThePublisherCostsTheIndexNoResync() throws Exception {
+        try (KvEventBus bus = new KvEventBus(); KvIndexer indexer = new KvIndexer(bus, Duration.ofMillis(500))) {
+            bus.subscribe(indexer);
+            BlockPool pool = BlockPool.create("G1-neighbour", 64, Workload.PAGE, BlockPool.Duplicates.REFUSE);
+            pool.events().subscribe(new Stalled());
+            KvEventPublisher publisher = new KvEventPublisher(6, pool, bus);
+            Workload load = new Workload(6);
+            for (int i = 0; i < 3000; i++) {
+                load.step(pool);
+                if (i % 100 == 0) { // the publisher keeps up (its own drops would be gaps, rightly)
+                    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+                    while (publisher.batchesBehind() > 0 && System.nanoTime() < deadline) {
+                        Thread.sleep(1);
+                    }
+                }
+            }
+            awaitSettled(indexer, Map.of(6L, pool), Map.of(6L, publisher), false);
+            assertThat(pool.events().droppedEvents()).as("events dropped for the stalled subscriber").isPositive();
+            assertThat(publisher.failedEvents()).as("ids the publisher skipped").isZero();
+            assertThat(indexer.gaps()).isZero();
+            assertIndexMatches(indexer, 6, pool);
+            publisher.close();
+            pool.close();
+        }
+    }
+
+    @Test
+    void batchesDroppedForAPublisherThatFellBehindAreGapsTheIndexHeals() throws Exception {
+        try (KvEventBus bus = new KvEventBus(); KvIndexer indexer = new KvIndexer(bus, Duration.ofMillis(500))) {
+            bus.subscribe(indexer);
+            java.util.concurrent.CountDownLatch open = new java.util.concurrent.CountDownLatch(1);
+            KvEventSink stuck = new KvEventSink() { // a transport that hangs until the test opens it
+                @Override
+                public void publish(KvEvent event) {
+                    if (!(event.data() instanceof KvEvent.Cleared)) {
+                        try {
+                            open.await();
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                    bus.publish(event);
+                }
+
+                @Override
+                public AutoCloseable serveSnapshots(KvEventPublisher publisher) {
+                    return bus.serveSnapshots(publisher);
+                }
+            };
+            BlockPool pool = BlockPool.create("G1-behind", 64, Workload.PAGE, BlockPool.Duplicates.REFUSE);
+            KvEventPublisher publisher = new KvEventPublisher(7, pool, stuck);
+            Workload load = new Workload(7);
+            for (int i = 0; i < 3000; i++) {
+                load.step(pool);
+            }
+            assertThat(pool.events().droppedEvents()).as("events dropped for the hung publisher").isPositive();
+            assertThat(publisher.batchesBehind()).as("batches the hung publisher has not handled")
+                    .isGreaterThan(1024);
+            open.countDown();
+            // The last batches were dropped: the publisher is told, and skips an id for them with no batch after.
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (publisher.droppedBatchRuns() == 0 || publisher.batchesBehind() > 0) {
+                assertThat(System.nanoTime()).as("the drop is told to the publisher").isLessThan(deadline);
+                Thread.sleep(10);
+            }
+            long idsAfterDrain = publisher.lastEventId();
+            assertThat(publisher.droppedBatchRuns()).isEqualTo(publisher.failedEvents());
+            load.step(pool); // a consumer sees the skipped id with the next event
+            awaitSettled(indexer, Map.of(7L, pool), Map.of(7L, publisher));
+            assertThat(publisher.lastEventId()).isGreaterThan(idsAfterDrain);
+            assertThat(indexer.gaps()).isPositive();
+            assertThat(indexer.snapshotsApplied()).isPositive();
+            assertIndexMatches(indexer, 7, pool);
+            publisher.close();
+            pool.close();
+        }
+    }
+
+    private static void assertIndexMatches(KvIndexer indexer, long worker, BlockPool pool) {
+        Random r = new Random(3);
+        int[][] prefixes = Workload.prefixes(new Random(99));
+        int hits = 0;
+        for (int i = 0; i < 300; i++) {
+            long[] hashes = TokenBlockSequence.of(Workload.prompt(r, prefixes), Workload.PAGE, Workload.SALT)
+                    .sequenceHashes();
+            int n = pool.registeredPrefixLength(hashes);
+            hits += n > 0 ? 1 : 0;
+            assertThat(indexer.match(hashes)).as("prompt %d", i).isEqualTo(n == 0 ? Map.of() : Map.of(worker, n));
+        }
+        assertThat(hits).as("prompts the worker holds a prefix of").isPositive();
     }
 
     @Test
@@ -171,12 +284,18 @@ class KvIndexerTest {
      */
     static void awaitSettled(KvIndexer indexer, Map<Long, BlockPool> pools, Map<Long, KvEventPublisher> publishers)
             throws InterruptedException {
+        awaitSettled(indexer, pools, publishers, true);
+    }
+
+    /** {@link #awaitSettled}, optionally without waiting for the pools' other subscribers to catch up. */
+    static void awaitSettled(KvIndexer indexer, Map<Long, BlockPool> pools, Map<Long, KvEventPublisher> publishers,
+                             boolean everySubscriber) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         int quietChecks = 0;
         while (System.nanoTime() < deadline && quietChecks < 5) {
             boolean settled = true;
             for (long w : pools.keySet()) {
-                settled &= pools.get(w).events().lag() == 0
+                settled &= (!everySubscriber || pools.get(w).events().lag() == 0)
                         && indexer.lastEventId(w) == publishers.get(w).lastEventId()
                         && !indexer.workers().getOrDefault(w, true);
             }
