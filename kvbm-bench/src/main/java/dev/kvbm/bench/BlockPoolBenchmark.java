@@ -11,6 +11,7 @@ import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -47,12 +48,14 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 1)
 public class BlockPoolBenchmark {
     static final int PAGE = 16;
-    static final int POOL = 4096;
+    /** Blocks per pool and keys per baseline map; {@code -p poolBlocks=512} runs the cycle in a cache-sized pool. */
+    @Param("4096")
+    public int poolBlocks;
     static final int REQUEST = 16;
     static final int PREFIX = 128;
 
     private BlockPool pool;
-    /** 4 x POOL / REQUEST distinct prompts of REQUEST blocks: a prompt comes round again only after it was evicted. */
+    /** 4 x poolBlocks / REQUEST distinct prompts of REQUEST blocks: a prompt comes round only after its eviction. */
     private TokenBlockSequence[] requests;
     private int next;
     private BlockPool matchPool;
@@ -67,8 +70,8 @@ public class BlockPoolBenchmark {
 
     @Setup
     public void setUp() {
-        pool = BlockPool.create("bench", POOL, PAGE, BlockPool.Duplicates.REFUSE);
-        requests = new TokenBlockSequence[4 * POOL / REQUEST];
+        pool = BlockPool.create("bench", poolBlocks, PAGE, BlockPool.Duplicates.REFUSE);
+        requests = new TokenBlockSequence[4 * poolBlocks / REQUEST];
         for (int r = 0; r < requests.length; r++) {
             int[] tokens = new int[REQUEST * PAGE];
             for (int i = 0; i < tokens.length; i++) {
@@ -76,17 +79,17 @@ public class BlockPoolBenchmark {
             }
             requests[r] = TokenBlockSequence.of(tokens, PAGE, 1337);
         }
-        int[] tokens = new int[POOL * PAGE];
+        int[] tokens = new int[poolBlocks * PAGE];
         for (int i = 0; i < tokens.length; i++) {
             tokens[i] = i * 31 + 7;
         }
         TokenBlockSequence stream = TokenBlockSequence.of(tokens, PAGE, 1337);
 
-        matchPool = BlockPool.create("bench-match", POOL, PAGE, BlockPool.Duplicates.REFUSE);
-        // The pool holds POOL registered blocks (inactive), of which the prefix is the first 128.
-        List<MutableBlock> blocks = matchPool.allocate(POOL);
-        List<MutableBlock> completed = new ArrayList<>(POOL);
-        for (int i = 0; i < POOL; i++) {
+        matchPool = BlockPool.create("bench-match", poolBlocks, PAGE, BlockPool.Duplicates.REFUSE);
+        // The pool holds poolBlocks registered blocks (inactive), of which the prefix is the first 128.
+        List<MutableBlock> blocks = matchPool.allocate(poolBlocks);
+        List<MutableBlock> completed = new ArrayList<>(poolBlocks);
+        for (int i = 0; i < poolBlocks; i++) {
             completed.add(blocks.get(i).complete(stream, i));
         }
         matchPool.register(completed).forEach(ImmutableBlock::close);
@@ -94,20 +97,20 @@ public class BlockPoolBenchmark {
 
         baseline = new HashMap<>();
         long[] all = stream.sequenceHashes(); // the pool's registered hashes
-        for (int i = 0; i < POOL; i++) {
+        for (int i = 0; i < poolBlocks; i++) {
             baseline.put(all[i], i);
         }
-        baselineKeys = java.util.Arrays.copyOf(all, POOL);
+        baselineKeys = java.util.Arrays.copyOf(all, poolBlocks);
 
         floorKeys = new long[requests.length * REQUEST]; // allocateRegisterRelease's hashes, in its order
         for (int r = 0; r < requests.length; r++) {
             System.arraycopy(requests[r].sequenceHashes(), 0, floorKeys, r * REQUEST, REQUEST);
         }
         floor = new HashMap<>();
-        for (int i = 0; i < POOL; i++) {
+        for (int i = 0; i < poolBlocks; i++) {
             floor.put(floorKeys[i], i);
         }
-        floorNext = POOL;
+        floorNext = poolBlocks;
     }
 
     @TearDown

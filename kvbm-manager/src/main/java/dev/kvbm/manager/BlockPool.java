@@ -68,6 +68,13 @@ public final class BlockPool implements AutoCloseable {
     private final List<BlockEvent> pendingEvents = new ArrayList<>(); // guarded by lock
     private final Duplicates duplicates;
     private final Slot[] slots;
+    /**
+     * Token storage: each block's page is a stretch of a chunk shared with its neighbours (a page of 16 tokens is one
+     * cache line, where an array of its own would add a header and a pointer to chase), a chunk allocated when one of
+     * its blocks is first handed out. Guarded by the lock.
+     */
+    private final int[][] tokenChunks;
+    private final int chunkShift; // blocks per chunk = 1 << chunkShift
     private final ReentrantLock lock = new ReentrantLock();
     private final ArrayDeque<Slot> free = new ArrayDeque<>();
     /** Registered (matchable) blocks by sequence hash. */
@@ -88,10 +95,13 @@ public final class BlockPool implements AutoCloseable {
         this.duplicates = duplicates;
         this.events = new BlockEvents(name, 1024);
         this.slots = new Slot[numBlocks];
+        // About 64 K tokens (256 KiB) a chunk, a power of two blocks, at least one.
+        this.chunkShift = 31 - Integer.numberOfLeadingZeros(Math.max(1, 65536 / pageSize));
+        this.tokenChunks = new int[((numBlocks - 1) >>> chunkShift) + 1][];
         this.registry = new LongTable(numBlocks, 4); // every eviction removes a hash: a sparse table shifts less
         this.orphanChildren = new LongTable(16); // grows when a workload orphans many children at once
         for (int i = 0; i < numBlocks; i++) {
-            slots[i] = new Slot(i);
+            slots[i] = new Slot(this, i);
             free.add(slots[i]);
         }
     }
@@ -169,6 +179,9 @@ public final class BlockPool implements AutoCloseable {
                 }
                 s.state = State.RESET;
                 s.tokenCount = 0;
+                if (s.tokens == null) {
+                    assignPage(s);
+                }
                 active++;
                 out.add(new MutableBlock(this, s));
             }
@@ -195,6 +208,20 @@ public final class BlockPool implements AutoCloseable {
      */
     void onEviction(Consumer<List<BlockMeta>> listener) {
         this.evictionListener = listener;
+    }
+
+    /** Gives a block its page of token storage, allocating the page's chunk first if need be; under the lock. */
+    private void assignPage(Slot s) {
+        int chunk = s.id >>> chunkShift;
+        int[] tokens = tokenChunks[chunk];
+        if (tokens == null) {
+            int first = chunk << chunkShift;
+            int blocks = Math.min(1 << chunkShift, slots.length - first);
+            tokens = new int[blocks * pageSize];
+            tokenChunks[chunk] = tokens;
+        }
+        s.tokenBase = (s.id - (chunk << chunkShift)) * pageSize;
+        s.tokens = tokens; // last: a block with tokens != null has its base set
     }
 
     /** A snapshot of a registered slot's identity; the caller holds the lock. */
@@ -265,7 +292,7 @@ public final class BlockPool implements AutoCloseable {
             s.duplicate = true; // private: never in the registry, freed when released
             s.state = State.REGISTERED;
             s.refCount = 1;
-            return new ImmutableBlock(this, s);
+            return new ImmutableBlock(s);
         }
         s.state = State.REGISTERED;
         s.refCount = 1;
@@ -277,7 +304,7 @@ public final class BlockPool implements AutoCloseable {
         if (s.hasParent) {
             childArrived(s);
         }
-        return new ImmutableBlock(this, s);
+        return new ImmutableBlock(s);
     }
 
     /**
@@ -346,15 +373,20 @@ public final class BlockPool implements AutoCloseable {
     List<ImmutableBlock> match(long[] sequenceHashes, int from) {
         lock.lock();
         try {
-            List<ImmutableBlock> out = new ArrayList<>(Math.min(Math.max(sequenceHashes.length - from, 0), 1024));
-            for (int i = from; i < sequenceHashes.length; i++) {
-                Slot s = registered(sequenceHashes[i]);
+            int asked = Math.max(sequenceHashes.length - from, 0);
+            ImmutableBlock[] out = new ImmutableBlock[Math.min(asked, 256)]; // a long prompt often matches little
+            int n = 0;
+            while (n < asked) {
+                Slot s = registered(sequenceHashes[from + n]);
                 if (s == null) {
                     break;
                 }
-                out.add(acquire(s));
+                if (n == out.length) {
+                    out = Arrays.copyOf(out, Math.min(asked, 2 * n));
+                }
+                out[n++] = acquire(s);
             }
-            return out;
+            return Arrays.asList(n == out.length ? out : Arrays.copyOf(out, n));
         } finally {
             lock.unlock();
         }
@@ -389,7 +421,7 @@ public final class BlockPool implements AutoCloseable {
             active++;
         }
         s.refCount++;
-        return new ImmutableBlock(this, s);
+        return new ImmutableBlock(s);
     }
 
     /**
@@ -612,9 +644,12 @@ public final class BlockPool implements AutoCloseable {
 
     /** One block's state; guarded by the pool's lock. */
     static final class Slot {
+        final BlockPool pool;
         final int id;
         State state = State.RESET;
+        /** The chunk holding this block's page (null until first allocated), at {@link #tokenBase}. */
         int[] tokens;
+        int tokenBase;
         int tokenCount;
         long sequenceHash;
         long blockHash;
@@ -625,8 +660,7 @@ public final class BlockPool implements AutoCloseable {
         long releasedTick;
         boolean duplicate;
         long registerMark;
-        /** Resident
- registered blocks whose parent is this block; a block without any is a leaf. */
+        /** Resident registered blocks whose parent is this block; a block without any is a leaf. */
         int children;
         /** The registered parent when last looked up: a hint, valid while that slot holds the parent hash. */
         Slot parent;
@@ -634,7 +668,8 @@ public final class BlockPool implements AutoCloseable {
         Slot next;
         Inactive.Bucket bucket;
 
-        Slot(int id) {
+        Slot(BlockPool pool, int id) {
+            this.pool = pool;
             this.id = id;
         }
 
@@ -698,17 +733,14 @@ public final class BlockPool implements AutoCloseable {
                 s.free(), s.active(), s.inactive());
     }
 
-    /** Copies {@code tokens} into a slot; the caller holds the lock. */
-    static void setTokens(Slot s, int[] tokens, int pageSize) {
-        if (s.tokens == null) {
-            s.tokens = new int[pageSize];
-        }
-        System.arraycopy(tokens, 0, s.tokens, 0, tokens.length);
+    /** Replaces the tokens of an allocated block (one that has its page) with {@code tokens}, at most a page. */
+    static void setTokens(Slot s, int[] tokens) {
+        System.arraycopy(tokens, 0, s.tokens, s.tokenBase, tokens.length);
         s.tokenCount = tokens.length;
     }
 
-
+    /** {@return a copy of the tokens a block holds} */
     static int[] copyTokens(Slot s) {
-        return s.tokens == null ? new int[0] : Arrays.copyOf(s.tokens, s.tokenCount);
+        return s.tokens == null ? new int[0] : Arrays.copyOfRange(s.tokens, s.tokenBase, s.tokenBase + s.tokenCount);
     }
 }

@@ -8,11 +8,10 @@ import java.util.OptionalLong;
  * inactive pool, where it keeps its contents until evicted.
  */
 public final class ImmutableBlock extends BlockPool.Handle {
-    private final BlockPool pool;
+    // 32 bytes with compressed references: the pool and the parent hash are read through the slot, which holds
+    // this block for as long as the handle is open. The sequence hash is kept: it names the block after close too.
     private final BlockPool.Slot slot;
     private final long sequenceHash;
-    private final boolean hasParent;
-    private final long parentHash;
     private final boolean duplicate;
     /**
      * The priority this holder gives on release, minus {@link Integer#MAX_VALUE}, so the default is the field's zero
@@ -22,12 +21,9 @@ public final class ImmutableBlock extends BlockPool.Handle {
      */
     private int priorityOffset;
 
-    ImmutableBlock(BlockPool pool, BlockPool.Slot slot) {
-        this.pool = pool;
+    ImmutableBlock(BlockPool.Slot slot) {
         this.slot = slot;
         this.sequenceHash = slot.sequenceHash;
-        this.hasParent = slot.hasParent;
-        this.parentHash = slot.parentHash;
         this.duplicate = slot.duplicate;
     }
 
@@ -41,19 +37,24 @@ public final class ImmutableBlock extends BlockPool.Handle {
         return sequenceHash;
     }
 
-    /** {@return the sequence hash of the block before it in its sequence, or empty for a first block} */
+    /**
+     * {@return the sequence hash of the block before it in its sequence, or empty for a first block}
+     *
+     * @throws IllegalStateException when the handle was closed
+     */
     public OptionalLong parentHash() {
-        return hasParent ? OptionalLong.of(parentHash) : OptionalLong.empty();
+        ensureOpen(slot.id);
+        return slot.hasParent ? OptionalLong.of(slot.parentHash) : OptionalLong.empty();
     }
 
 
     /** {@return the tier (pool) the block lives in, e.g. {@code "G2"}} */
     public String tier() {
-        return pool.name();
+        return slot.pool.name();
     }
 
     BlockPool pool() {
-        return pool;
+        return slot.pool;
     }
 
     BlockPool.Slot slot() {
@@ -67,12 +68,12 @@ public final class ImmutableBlock extends BlockPool.Handle {
 
     /** {@return what the block is registered as, for a copy in another tier} */
     BlockMeta meta() {
-        return pool.meta(slot);
+        return slot.pool.meta(slot);
     }
 
     /** {@return another share of this block, released on its own} */
     ImmutableBlock share() {
-        return pool.share(this, slot);
+        return slot.pool.share(this, slot);
     }
 
     /** {@return true for a private duplicate (registered while another block held the hash; never matched)} */
@@ -97,13 +98,13 @@ public final class ImmutableBlock extends BlockPool.Handle {
     @Override
     public void close() {
         if (!isClosed()) {
-            pool.releaseImmutable(this);
+            slot.pool.releaseImmutable(this);
         }
     }
 
     @Override
     public String toString() {
-        return "ImmutableBlock[" + pool.name() + " " + slot.id + ", " + Long.toUnsignedString(sequenceHash)
+        return "ImmutableBlock[" + slot.pool.name() + " " + slot.id + ", " + Long.toUnsignedString(sequenceHash)
                 + (duplicate ? ", duplicate]" : "]");
 
     }

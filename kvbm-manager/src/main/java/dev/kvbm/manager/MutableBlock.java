@@ -58,10 +58,9 @@ public final class MutableBlock extends BlockPool.Handle {
                     "block %d holds %d tokens; %d more exceed its page of %d", slot.id, slot.tokenCount,
                     tokens.length, p.pageSize()));
         }
-        int[] all = Arrays.copyOf(BlockPool.copyTokens(slot), slot.tokenCount + tokens.length);
-        System.arraycopy(tokens, 0, all, slot.tokenCount, tokens.length);
-        BlockPool.setTokens(slot, all, p.pageSize());
-        slot.state = all.length == 0 ? BlockPool.State.RESET : BlockPool.State.PARTIAL;
+        System.arraycopy(tokens, 0, slot.tokens, slot.tokenBase + slot.tokenCount, tokens.length);
+        slot.tokenCount += tokens.length;
+        slot.state = slot.tokenCount == 0 ? BlockPool.State.RESET : BlockPool.State.PARTIAL;
         return this;
     }
 
@@ -89,15 +88,12 @@ public final class MutableBlock extends BlockPool.Handle {
                     "block %d of the sequence is not complete (it has %d complete blocks)", index,
                     sequence.completeBlocks()));
         }
-        if (slot.tokenCount > 0 && !sequence.blockStartsWith(index, slot.tokens, slot.tokenCount)) {
+        if (slot.tokenCount > 0 && !sequence.blockStartsWith(index, slot.tokens, slot.tokenBase, slot.tokenCount)) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "block %d already holds tokens %s, which are not the start of the sequence's block %d",
                     slot.id, Arrays.toString(BlockPool.copyTokens(slot)), index));
         }
-        if (slot.tokens == null) {
-            slot.tokens = new int[p.pageSize()];
-        }
-        sequence.copyBlockTokens(index, slot.tokens);
+        sequence.copyBlockTokens(index, slot.tokens, slot.tokenBase);
         slot.tokenCount = p.pageSize();
 
         slot.sequenceHash = sequence.sequenceHash(index);
@@ -116,7 +112,7 @@ public final class MutableBlock extends BlockPool.Handle {
                     "a block of %d tokens cannot fill block %d of pool %s, whose pages hold %d", meta.tokens().length,
                     slot.id, pool.name(), pool.pageSize()));
         }
-        BlockPool.setTokens(slot, meta.tokens(), pool.pageSize());
+        BlockPool.setTokens(slot, meta.tokens());
         slot.sequenceHash = meta.sequenceHash();
         slot.blockHash = meta.blockHash();
         slot.hasParent = meta.hasParent();

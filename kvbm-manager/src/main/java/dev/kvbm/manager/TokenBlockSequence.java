@@ -170,14 +170,17 @@ public final class TokenBlockSequence {
         return Arrays.copyOfRange(tokens, block * pageSize, (block + 1) * pageSize);
     }
 
-    /** Copies the tokens of complete block {@code block} into {@code into} (a page's worth). */
-    void copyBlockTokens(int block, int[] into) {
-        System.arraycopy(tokens, block * pageSize, into, 0, pageSize);
+    /** Copies the tokens of complete block {@code block} into {@code into} from index {@code at} (a page's worth). */
+    void copyBlockTokens(int block, int[] into, int at) {
+        System.arraycopy(tokens, block * pageSize, into, at, pageSize);
     }
 
-    /** {@return true when complete block {@code block} starts with the first {@code count} of {@code prefix}} */
-    boolean blockStartsWith(int block, int[] prefix, int count) {
-        return Arrays.equals(tokens, block * pageSize, block * pageSize + count, prefix, 0, count);
+    /**
+     * {@return true when complete block {@code block} starts with the {@code count} tokens of {@code prefix} from
+     * index {@code from}}
+     */
+    boolean blockStartsWith(int block, int[] prefix, int from, int count) {
+        return Arrays.equals(tokens, block * pageSize, block * pageSize + count, prefix, from, from + count);
     }
 
     /** {@return every token, complete blocks and the partial one (a copy)} */

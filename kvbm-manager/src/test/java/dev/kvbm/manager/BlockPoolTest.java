@@ -196,6 +196,55 @@ class BlockPoolTest {
         assertThat(pool.stats().inactive()).isEqualTo(1);
         assertThatThrownBy(() -> mine.getFirst().priority(3)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("was released");
+        assertThat(mine.getFirst().sequenceHash()).as("a closed handle still names its block")
+                .isEqualTo(seq.sequenceHash(0));
+        assertThatThrownBy(() -> mine.getFirst().parentHash()).as("what the block holds is read while held")
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("was released");
+    }
+
+    @Test
+    void aMatchLongerThanItsFirstGuessReturnsEveryBlockInOrder() {
+        BlockPool pool = BlockPool.create("long", 700, PAGE, BlockPool.Duplicates.REFUSE);
+        TokenBlockSequence seq = sequence(700, 0);
+        List<ImmutableBlock> stored = store(pool, seq);
+        List<Integer> ids = stored.stream().map(ImmutableBlock::blockId).toList();
+        release(stored);
+        long[] asked = java.util.Arrays.copyOf(seq.sequenceHashes(), 701); // one more hash, not registered
+        asked[700] = 42;
+        List<ImmutableBlock> hit = pool.match(asked);
+        assertThat(hit).extracting(ImmutableBlock::blockId).containsExactlyElementsOf(ids);
+        assertThat(pool.stats().active()).isEqualTo(700);
+        pool.release(hit);
+        assertThat(pool.match(new long[] {42, seq.sequenceHash(0)})).as("a miss first matches nothing").isEmpty();
+    }
+
+    /**
+     * Every block keeps its own tokens: pages share storage chunks of about 64 K tokens (1024 blocks of 64 here, so
+     * 2100 blocks span two full chunks and a partial third), and a page larger than a chunk gets a chunk of its own.
+     */
+    @Test
+    void everyBlockKeepsItsOwnTokensAcrossStorageChunks() {
+        for (int[] shape : new int[][] {{2100, 64}, {3, 70_000}}) {
+            int blocks = shape[0];
+            int page = shape[1];
+            BlockPool pool = BlockPool.create("chunks", blocks, page, BlockPool.Duplicates.REFUSE);
+            TokenBlockSequence seq = TokenBlockSequence.of(IntStream.range(0, blocks * page).map(t -> t * 31 + 5)
+                    .toArray(), page, SALT);
+            List<MutableBlock> mine = pool.allocate(blocks);
+            for (int i = 0; i < blocks; i++) {
+                if (i % 2 == 0) { // half of them get a few tokens first, appended where the page starts
+                    mine.get(i).appendTokens(java.util.Arrays.copyOf(seq.blockTokens(i), 3));
+                }
+                mine.get(i).complete(seq, i);
+            }
+            List<ImmutableBlock> held = pool.register(mine);
+            for (int i = 0; i < blocks; i++) {
+                assertThat(held.get(i).blockId()).isEqualTo(mine.get(i).blockId());
+                assertThat(held.get(i).meta().tokens()).as("block %d of %d (page %d)", i, blocks, page)
+                        .isEqualTo(seq.blockTokens(i));
+            }
+            release(held);
+        }
     }
 
     @Test
