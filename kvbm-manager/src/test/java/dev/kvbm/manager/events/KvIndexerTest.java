@@ -211,14 +211,7 @@ class KvIndexerTest {
                 load.step(pool);
             }
             awaitSettled(indexer, Map.of(4L, pool), Map.of(4L, publisher));
-            Random r = new Random(2);
-            int[][] prefixes = Workload.prefixes(new Random(99));
-            for (int i = 0; i < 200; i++) {
-                long[] hashes = TokenBlockSequence.of(Workload.prompt(r, prefixes), Workload.PAGE, Workload.SALT)
-                        .sequenceHashes();
-                int n = pool.registeredPrefixLength(hashes);
-                assertThat(indexer.match(hashes)).isEqualTo(n == 0 ? Map.of() : Map.of(4L, n));
-            }
+            assertIndexMatches(indexer, 4, pool);
             publisher.close();
             indexer.close();
         }
@@ -241,14 +234,7 @@ class KvIndexerTest {
                 Thread.sleep(20);
             }
             assertThat(indexer.workers()).containsEntry(9L, false);
-            Random r = new Random(1);
-            int[][] prefixes = Workload.prefixes(new Random(99));
-            for (int i = 0; i < 200; i++) {
-                long[] hashes = TokenBlockSequence.of(Workload.prompt(r, prefixes), Workload.PAGE, Workload.SALT)
-                        .sequenceHashes();
-                int n = pool.registeredPrefixLength(hashes);
-                assertThat(indexer.match(hashes)).isEqualTo(n == 0 ? Map.of() : Map.of(9L, n));
-            }
+            assertIndexMatches(indexer, 9, pool);
             publisher.close();
         }
     }
