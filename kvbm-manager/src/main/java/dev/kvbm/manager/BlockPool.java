@@ -373,20 +373,15 @@ public final class BlockPool implements AutoCloseable {
     List<ImmutableBlock> match(long[] sequenceHashes, int from) {
         lock.lock();
         try {
-            int asked = Math.max(sequenceHashes.length - from, 0);
-            ImmutableBlock[] out = new ImmutableBlock[Math.min(asked, 256)]; // a long prompt often matches little
-            int n = 0;
-            while (n < asked) {
-                Slot s = registered(sequenceHashes[from + n]);
+            List<ImmutableBlock> out = new ArrayList<>(Math.min(Math.max(sequenceHashes.length - from, 0), 256));
+            for (int i = from; i < sequenceHashes.length; i++) {
+                Slot s = registered(sequenceHashes[i]);
                 if (s == null) {
                     break;
                 }
-                if (n == out.length) {
-                    out = Arrays.copyOf(out, Math.min(asked, 2 * n));
-                }
-                out[n++] = acquire(s);
+                out.add(acquire(s));
             }
-            return Arrays.asList(n == out.length ? out : Arrays.copyOf(out, n));
+            return out;
         } finally {
             lock.unlock();
         }
