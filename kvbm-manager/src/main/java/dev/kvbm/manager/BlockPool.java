@@ -78,7 +78,7 @@ public final class BlockPool implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final ArrayDeque<Slot> free = new ArrayDeque<>();
     /** Registered (matchable) blocks by sequence hash. */
-    private final LongTable registry; // sequence hash -> block id + 1
+    private final RefTable<Slot> registry; // sequence hash -> registered block
     /** Resident children of parent hashes that are not registered here, so a parent arriving later knows them. */
     private final LongTable orphanChildren; // parent hash -> resident children
     private final Inactive inactive = new Inactive();
@@ -98,7 +98,7 @@ public final class BlockPool implements AutoCloseable {
         // About 64 K tokens (256 KiB) a chunk, a power of two blocks, at least one.
         this.chunkShift = 31 - Integer.numberOfLeadingZeros(Math.max(1, 65536 / pageSize));
         this.tokenChunks = new int[((numBlocks - 1) >>> chunkShift) + 1][];
-        this.registry = new LongTable(numBlocks, 4); // every eviction removes a hash: a sparse table shifts less
+        this.registry = new RefTable<>(numBlocks, 4); // every eviction removes a hash: a sparse table shifts less
         this.orphanChildren = new LongTable(16); // grows when a workload orphans many children at once
         for (int i = 0; i < numBlocks; i++) {
             slots[i] = new Slot(this, i);
@@ -280,9 +280,8 @@ public final class BlockPool implements AutoCloseable {
     /** Registers a block already checked by {@link MutableBlock#checkRegistrable}; the caller holds the lock. */
     private ImmutableBlock registerOne(MutableBlock block) {
         Slot s = block.consumeLocked();
-        int existingId = registry.putIfAbsent(s.sequenceHash, s.id + 1); // one probe: look up, and claim if absent
-        if (existingId != 0) {
-            Slot existing = slots[existingId - 1];
+        Slot existing = registry.putIfAbsent(s.sequenceHash, s); // one probe: look up, and claim if absent
+        if (existing != null) {
             if (duplicates == Duplicates.REFUSE) {
                 active--;
                 s.clear();
@@ -515,7 +514,7 @@ public final class BlockPool implements AutoCloseable {
     boolean isRegistered(long sequenceHash) {
         lock.lock();
         try {
-            return registry.get(sequenceHash) != 0;
+            return registry.get(sequenceHash) != null;
         } finally {
             lock.unlock();
         }
@@ -523,8 +522,7 @@ public final class BlockPool implements AutoCloseable {
 
     /** {@return the block registered under {@code hash}, or null} */
     private Slot registered(long hash) {
-        int id = registry.get(hash);
-        return id == 0 ? null : slots[id - 1];
+        return registry.get(hash);
     }
 
     /**

@@ -4,10 +4,8 @@ package dev.kvbm.manager;
  * An open-addressing hash table from {@code long} keys to non-zero {@code int} values: no boxing, linear probing
  * with backward-shift deletion, a load factor of at most 1/spread (chosen at construction; the table doubles when
  * it would pass it). A key and its value share one cache line ({@code table[2i]}, {@code table[2i+1]}); value 0
- * marks an empty entry. The pool keeps block ids + 1 in one table (sized for the pool, so it never grows, and at
- * most a quarter full: every eviction removes a key, and a sparser table shifts fewer entries back) and child
- * counts of absent parents in another (usually a handful of keys, so it stays small and in cache). Not
- * thread-safe: the pool's lock guards it.
+ * marks an empty entry. The pool keeps the child counts of absent parents in one (usually a handful of keys, so it
+ * stays small and in cache); its registry is a {@link RefTable}. Not thread-safe: the pool's lock guards it.
  */
 final class LongTable {
     private final int spread; // at least this many entries per key: the load stays <= 1/spread
@@ -23,8 +21,8 @@ final class LongTable {
     /**
      * A table that holds {@code expected} keys without growing.
      *
-     * @param spread at least this many entries per key: 2, or 4 for a table that is mostly removed from and
-     *               inserted into (a removal shifts back the entries after it, fewer at a lower load)
+     * @param spread at least this many entries per key, at least 2: a sparser table shifts fewer entries back on a
+     *               removal
      */
     LongTable(int expected, int spread) {
         if (spread < 2) {
