@@ -19,12 +19,7 @@ class LongTableTest {
         SplittableRandom random = new SplittableRandom(42);
         LongTable table = new LongTable(4, spread); // grows many times on the way
         Map<Long, Integer> model = new HashMap<>();
-        // Few distinct keys, some of them colliding on purpose (same low bits after the multiply's shift is
-        // unlikely, so also use keys that differ only in the high bits), so that clusters form and deletions shift.
-        long[] keys = new long[600];
-        for (int i = 0; i < keys.length; i++) {
-            keys[i] = i % 3 == 0 ? random.nextLong() : ((long) i << 48) ^ 0x5DEECE66DL;
-        }
+        long[] keys = clusteringKeys(random, 600);
         for (int step = 0; step < 200_000; step++) {
             long key = keys[random.nextInt(keys.length)];
             switch (random.nextInt(4)) {
@@ -56,6 +51,18 @@ class LongTableTest {
         for (long key : keys) {
             assertThat(table.get(key)).as("key %d", key).isEqualTo(model.getOrDefault(key, 0));
         }
+    }
+
+    /**
+     * Few distinct keys, some of them colliding on purpose (same low bits after the multiply's shift is unlikely, so
+     * also keys that differ only in the high bits), so that clusters form and deletions shift.
+     */
+    static long[] clusteringKeys(SplittableRandom random, int n) {
+        long[] keys = new long[n];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = i % 3 == 0 ? random.nextLong() : ((long) i << 48) ^ 0x5DEECE66DL;
+        }
+        return keys;
     }
 
     @Test

@@ -20,11 +20,7 @@ class RefTableTest {
         SplittableRandom random = new SplittableRandom(7);
         RefTable<String> table = new RefTable<>(600, spread);
         Map<Long, String> model = new HashMap<>();
-        // Keys that differ only in their high bits as well as random ones, so that clusters form and removals shift.
-        long[] keys = new long[600];
-        for (int i = 0; i < keys.length; i++) {
-            keys[i] = i % 3 == 0 ? random.nextLong() : ((long) i << 48) ^ 0x5DEECE66DL;
-        }
+        long[] keys = LongTableTest.clusteringKeys(random, 600);
         for (int step = 0; step < 200_000; step++) {
             long key = keys[random.nextInt(keys.length)];
             switch (random.nextInt(3)) {
