@@ -180,6 +180,17 @@ public final class BlockEvents implements Flow.Publisher<BlockEvents.Batch>, Aut
             }
         }
 
+        // The publisher refuses a subscriber it already has by equals: two wrappers of one target are one subscriber.
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Told t && t.target == target;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(target);
+        }
+
         @Override
         public void onSubscribe(Flow.Subscription subscription) {
             target.onSubscribe(subscription);

@@ -21,6 +21,7 @@ class BlockEventsTest {
         final List<List<BlockEvent>> batches = new CopyOnWriteArrayList<>();
         final List<Long> sequences = new CopyOnWriteArrayList<>();
         final List<String> threads = new CopyOnWriteArrayList<>();
+        final List<Throwable> errors = new CopyOnWriteArrayList<>();
         final long demand;
         Flow.Subscription subscription;
 
@@ -45,6 +46,7 @@ class BlockEventsTest {
 
         @Override
         public void onError(Throwable t) {
+            errors.add(t);
         }
 
         @Override
@@ -151,6 +153,23 @@ class BlockEventsTest {
                 everything.batches.subList(kept.size(), (int) last).stream().mapToLong(List::size).sum());
         assertThat(late.threads).as("drop notices and batches on one delivery thread").containsOnly(
                 everything.threads.getFirst());
+        pool.events().close();
+    }
+
+    @Test
+    void aDropAwareSubscriberSubscribedTwiceIsRefusedLikeAnyOther() throws Exception {
+        BlockPool pool = BlockPool.create("G1", 4, PAGE, BlockPool.Duplicates.REFUSE);
+        DropAwareCollector twice = new DropAwareCollector(Long.MAX_VALUE);
+        pool.events().subscribe(twice);
+        pool.events().subscribe(twice);
+        registerOneBlockEach(pool, 3);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (twice.errors.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(twice.errors).singleElement().isInstanceOf(IllegalStateException.class);
+        assertThat(pool.events().subscribers()).as("not subscribed a second time").isLessThanOrEqualTo(1);
+        assertThat(twice.sequences).as("no batch delivered twice").doesNotHaveDuplicates();
         pool.events().close();
     }
 
