@@ -91,7 +91,11 @@ final class Inactive {
     /** Adds a released or touched block (its tick set) among the candidates, at its tick's place. */
     void link(BlockPool.Slot s) {
         size++;
-        insert(bucket(false, s.priority), s);
+        Bucket b = lastCandidate; // the usual case, kept small enough to inline: the same priority as last time
+        if (b == null || b.priority != s.priority || !b.inMap) {
+            b = bucket(false, s.priority);
+        }
+        insert(b, s);
     }
 
     /** A parent's last resident child left: when it waits among the parents, it becomes a candidate again. */
