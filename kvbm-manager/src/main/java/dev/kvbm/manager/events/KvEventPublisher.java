@@ -19,12 +19,14 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>An event the sink refuses still uses up its event id, so every consumer sees a gap and asks for a
  * {@link #snapshot()}. Batches the pool drops because this publisher fell behind (its buffer of 1024 batches full)
- * use up an id the same way: the publisher follows the pool's batch numbers and skips an id where a number is
- * missing, or, for drops after the last batch it received, when the pool tells it of them
- * ({@link BlockEvents.DropAware}; possibly before batches still buffered ahead of the drop, which is safe: the
- * snapshot a consumer then asks for already reflects them). Drops for other subscribers of the same pool cost it
- * nothing. A consumer sees a skipped id when the next event arrives: after a drop at the very end of a burst, with
- * the worker's next operation (the event format has no event that says nothing).
+ * use up an id the same way, placed where they stood: the publisher follows the pool's batch numbers and skips an
+ * id where a number is missing, or, for drops after the last batch it received, when the pool tells it of them
+ * ({@link BlockEvents.DropAware}). The place matters: a consumer resynchronises from a snapshot (the pool as it is
+ * now) and then applies the events numbered after it, so an event of a batch older than the dropped ones must not
+ * come after the skipped id; should a drop notice ever arrive before batches that were buffered ahead of the drop,
+ * the publisher skips another id after each of them. Drops for other subscribers of the same pool cost it nothing.
+ * A consumer sees a skipped id when the next event arrives: after a drop at the very end of a burst, with the
+ * worker's next operation (the event format has no event that says nothing).
  */
 public final class KvEventPublisher implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(KvEventPublisher.class.getName());
@@ -38,6 +40,8 @@ public final class KvEventPublisher implements AutoCloseable {
     private volatile long lastEventId;
     /** Every pool batch up to this number was published or had an id skipped for it. */
     private volatile long covered;
+    /** The highest drop a notice told of; guarded by lock. */
+    private long noticed;
     private final AtomicLong droppedBatches = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private volatile Flow.Subscription subscription;
@@ -74,6 +78,7 @@ public final class KvEventPublisher implements AutoCloseable {
             @Override
             public void onDropped(long lastDropped) {
                 synchronized (lock) {
+                    noticed = Math.max(noticed, lastDropped);
                     if (lastDropped > covered) { // not yet seen as a skipped number: the drops are the newest
                         skipForDrops();
                         covered = lastDropped;
@@ -174,6 +179,9 @@ public final class KvEventPublisher implements AutoCloseable {
             }
             if (!removed.isEmpty()) {
                 sendRemoved(removed);
+            }
+            if (batch.sequence() < noticed) { // older than drops already skipped for: skip again after it
+                skipForDrops();
             }
         }
     }
