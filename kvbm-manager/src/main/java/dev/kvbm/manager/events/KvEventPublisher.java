@@ -142,7 +142,6 @@ public final class KvEventPublisher implements AutoCloseable {
             if (batch.sequence() > covered + 1) { // the batches between were dropped for us, right here
                 skipForDrops();
             }
-            covered = Math.max(covered, batch.sequence()); // lower: buffered before drops already skipped for
             List<KvEvent.StoredBlock> chain = new ArrayList<>();
             OptionalLong chainParent = OptionalLong.empty();
             long chainTail = 0;
@@ -183,6 +182,9 @@ public final class KvEventPublisher implements AutoCloseable {
             if (batch.sequence() < noticed) { // older than drops already skipped for: skip again after it
                 skipForDrops();
             }
+            // Last, so batchesBehind() counts a batch until its events are out. Lower: buffered before drops that a
+            // notice already skipped for.
+            covered = Math.max(covered, batch.sequence());
         }
     }
 
