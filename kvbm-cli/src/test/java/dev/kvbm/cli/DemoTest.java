@@ -7,9 +7,6 @@ import dev.kvbm.api.spi.Backends;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -18,17 +15,6 @@ import static org.junit.jupiter.api.Assumptions.abort;
 
 /** {@code kvbm demo} with small settings: two worker JVMs with the ucx agent between them. */
 class DemoTest {
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run kvbm(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int exit = Kvbm.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
-
     @BeforeAll
     static void ucx() {
         AgentProvider ucx = Backends.shared().agentProviders().stream().filter(p -> p.name().equals("ucx"))
@@ -46,7 +32,7 @@ class DemoTest {
 
     @Test
     void everyByteVerifiesAndTheSummaryAddsUp() throws Exception {
-        Run r = kvbm("demo", "--requests", "60", "--json");
+        KvbmRun r = KvbmRun.of("demo", "--requests", "60", "--json");
         assertThat(r.exit()).as(r.err()).isZero();
         JsonNode s = new ObjectMapper().readTree(r.out());
         assertThat(s.get("failures")).isEmpty();
@@ -87,7 +73,7 @@ class DemoTest {
                     Thread.sleep(50);
                 }
             }
-            Run r = kvbm("demo", "--requests", "40", "--json", "--nats", "nats://127.0.0.1:" + port);
+            KvbmRun r = KvbmRun.of("demo", "--requests", "40", "--json", "--nats", "nats://127.0.0.1:" + port);
             assertThat(r.exit()).as(r.err()).isZero();
             JsonNode s = new ObjectMapper().readTree(r.out());
             assertThat(s.get("kv_index").get("queries").asInt()).isEqualTo(40);
@@ -100,14 +86,14 @@ class DemoTest {
 
     @Test
     void aCorruptedBlockFailsTheRunNamingIt() {
-        Run r = kvbm("demo", "--requests", "20", "--json", "--corrupt-block", "0");
+        KvbmRun r = KvbmRun.of("demo", "--requests", "20", "--json", "--corrupt-block", "0");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("request 0 block 0 (hash ").contains("differs from what its tokens give");
     }
 
     @Test
     void aKilledDecodeWorkerIsNoticedAndThePrefillWorkerStopsCleanly() {
-        Run r = kvbm("demo", "--requests", "60", "--kill-decode-after", "15");
+        KvbmRun r = KvbmRun.of("demo", "--requests", "60", "--kill-decode-after", "15");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).contains("the decode worker was lost after 15 of 60 requests")
                 .contains("the prefill worker noticed").contains("prefill worker exited with 0 (cleanly)");

@@ -5,9 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
@@ -24,17 +21,6 @@ class InspectTest {
     @TempDir
     Path dir;
 
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run kvbm(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int exit = Kvbm.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
-
     @Test
     void testsRunInTheNamedModule() {
         assertThat(getClass().getModule().isNamed()).isTrue();
@@ -43,7 +29,7 @@ class InspectTest {
     @Test
     void dynamosFixturePrintsItsFields() throws Exception {
         Path file = Files.write(dir.resolve("meta.bin"), DYNAMO_BYTES);
-        Run r = kvbm("inspect", file.toString());
+        KvbmRun r = KvbmRun.of("inspect", file.toString());
         assertThat(r.exit()).as(r.err()).isZero();
         JsonNode json = new ObjectMapper().readTree(r.out());
         assertThat(json.get("bytes").asInt()).isEqualTo(62);
@@ -58,18 +44,18 @@ class InspectTest {
     @Test
     void badInputIsOneLineWithTheOffsetAndExitCode2() throws Exception {
         byte[] cut = java.util.Arrays.copyOf(DYNAMO_BYTES, 30);
-        Run r = kvbm("inspect", Files.write(dir.resolve("cut.bin"), cut).toString());
+        KvbmRun r = KvbmRun.of("inspect", Files.write(dir.resolve("cut.bin"), cut).toString());
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err().strip().lines()).hasSize(1);
         assertThat(r.err()).contains("offset");
         assertThat(r.out()).isEmpty();
-        Run missing = kvbm("inspect", dir.resolve("nope.bin").toString());
+        KvbmRun missing = KvbmRun.of("inspect", dir.resolve("nope.bin").toString());
         assertThat(missing.exit()).isEqualTo(2);
         assertThat(missing.err()).contains("cannot read");
-        Run usage = kvbm("inspect");
+        KvbmRun usage = KvbmRun.of("inspect");
         assertThat(usage.exit()).isEqualTo(64);
-        assertThat(kvbm("--help").exit()).isZero();
-        assertThat(kvbm("inspect", "--help").out()).contains("Exit codes");
+        assertThat(KvbmRun.of("--help").exit()).isZero();
+        assertThat(KvbmRun.of("inspect", "--help").out()).contains("Exit codes");
     }
 
     @Test
@@ -92,7 +78,7 @@ class InspectTest {
                 }
             }
             Files.write(file, bytes);
-            Run r = kvbm("inspect", file.toString());
+            KvbmRun r = KvbmRun.of("inspect", file.toString());
             assertThat(r.exit()).as("input %s: %s", HexFormat.of().formatHex(bytes), r.err()).isIn(0, 2);
             assertThat(r.err()).doesNotContain("\tat ").doesNotContain("Exception in");
             if (r.exit() == 2) {
