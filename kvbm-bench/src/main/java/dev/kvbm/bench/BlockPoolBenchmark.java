@@ -70,6 +70,10 @@ public class BlockPoolBenchmark {
 
     @Setup
     public void setUp() {
+        if (poolBlocks < PREFIX || poolBlocks % REQUEST != 0) {
+            throw new IllegalArgumentException("poolBlocks must be a multiple of " + REQUEST + " and at least " + PREFIX
+                    + " (match128 matches a 128-block prefix of the pool), got " + poolBlocks);
+        }
         pool = BlockPool.create("bench", poolBlocks, PAGE, BlockPool.Duplicates.REFUSE);
         requests = new TokenBlockSequence[4 * poolBlocks / REQUEST];
         for (int r = 0; r < requests.length; r++) {

@@ -32,8 +32,17 @@ public final class BlockEvents implements Flow.Publisher<BlockEvents.Batch>, Aut
      * @param events   the events, in the order they happened (not empty)
      */
     public record Batch(long sequence, List<BlockEvent> events) {
-        /** Copies {@code events}. */
+        /**
+         * Copies {@code events}.
+         *
+         * @throws IllegalArgumentException when the sequence number is below 1 or there are no events
+         */
         public Batch {
+            Objects.requireNonNull(events, "events");
+            if (sequence < 1 || events.isEmpty()) {
+                throw new IllegalArgumentException("a batch has a sequence number of at least 1 and at least one "
+                        + "event, got " + sequence + " and " + events.size());
+            }
             events = List.copyOf(events);
         }
     }

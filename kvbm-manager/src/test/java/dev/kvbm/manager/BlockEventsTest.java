@@ -174,6 +174,18 @@ class BlockEventsTest {
     }
 
     @Test
+    void aBatchNeedsANumberAndEvents() {
+        BlockEvent stored = new BlockEvent.Removed("G1", 7);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new BlockEvents.Batch(0, List.of(stored)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("got 0 and 1");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new BlockEvents.Batch(1, List.of()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least one event");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new BlockEvents.Batch(1, null))
+                .isInstanceOf(NullPointerException.class).hasMessage("events");
+        assertThat(new BlockEvents.Batch(3, List.of(stored)).events()).containsExactly(stored);
+    }
+
+    @Test
     void aSubscriberThatNeverReadsNeverBlocksThePoolAndWhatItMissedIsCounted() throws Exception {
         BlockPool pool = BlockPool.create("G1", 4, PAGE, BlockPool.Duplicates.REFUSE);
         Collector stalled = new Collector(0);
