@@ -7,6 +7,7 @@ import dev.kvbm.manager.TokenBlockSequence;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
@@ -37,7 +38,12 @@ import java.util.concurrent.TimeUnit;
  *       and hashes, registered, and released to the inactive pool. The prompts come round after 4 pools' worth, so
  *       every registration is new and every allocation evicts a cold block.</li>
  *   <li>{@code match128}: a 128-block prefix, registered and inactive, is matched (every block revived) and
- *       released again.</li>
+ *       released again: the whole life of a prefix hit.</li>
+ *   <li>{@code matchOnly128}: the same match, timed alone: the blocks are released after each call, outside the
+ *       time (JMH's per-invocation tear-down; its time stamps add a few nanoseconds to a call of about two
+ *       microseconds, so the figure errs high).</li>
+ *   <li>{@code matchShared128}: the same prefix while another request holds it (a shared system prompt): match
+ *       adds a share of each block and release takes it back; nothing moves between active and inactive.</li>
  * </ul>
  */
 @State(Scope.Thread)
@@ -60,6 +66,8 @@ public class BlockPoolBenchmark {
     private int next;
     private BlockPool matchPool;
     private long[] prefix;
+    private BlockPool sharedPool;
+    private List<ImmutableBlock> sharedHolder;
     private Map<Long, Integer> baseline;
     private long[] baselineKeys;
     private int baselineNext;
@@ -99,6 +107,15 @@ public class BlockPoolBenchmark {
         matchPool.register(completed).forEach(ImmutableBlock::close);
         prefix = java.util.Arrays.copyOf(stream.sequenceHashes(), PREFIX);
 
+        sharedPool = BlockPool.create("bench-shared", poolBlocks, PAGE, BlockPool.Duplicates.REFUSE);
+        List<MutableBlock> sharedBlocks = sharedPool.allocate(poolBlocks);
+        List<MutableBlock> sharedCompleted = new ArrayList<>(poolBlocks);
+        for (int i = 0; i < poolBlocks; i++) {
+            sharedCompleted.add(sharedBlocks.get(i).complete(stream, i));
+        }
+        sharedPool.register(sharedCompleted).forEach(ImmutableBlock::close);
+        sharedHolder = sharedPool.match(prefix); // the other request, holding the prefix throughout
+
         baseline = new HashMap<>();
         long[] all = stream.sequenceHashes(); // the pool's registered hashes
         for (int i = 0; i < poolBlocks; i++) {
@@ -119,8 +136,23 @@ public class BlockPoolBenchmark {
 
     @TearDown
     public void tearDown() {
+        sharedPool.release(sharedHolder);
         pool.close();
         matchPool.close();
+        sharedPool.close();
+    }
+
+    /** What {@code matchOnly128} matched, released after each call outside the measured time. */
+    @State(Scope.Thread)
+    public static class Held {
+        List<ImmutableBlock> blocks;
+        BlockPool pool;
+
+        @TearDown(Level.Invocation)
+        public void release() {
+            pool.release(blocks);
+            blocks = null;
+        }
     }
 
     @Benchmark
@@ -144,6 +176,23 @@ public class BlockPoolBenchmark {
         List<ImmutableBlock> hit = matchPool.match(prefix);
         bh.consume(hit.getLast().blockId());
         matchPool.release(hit);
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(PREFIX)
+    public void matchOnly128(Held held, Blackhole bh) {
+        List<ImmutableBlock> hit = matchPool.match(prefix);
+        held.pool = matchPool;
+        held.blocks = hit;
+        bh.consume(hit.getLast().blockId());
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(PREFIX)
+    public void matchShared128(Blackhole bh) {
+        List<ImmutableBlock> hit = sharedPool.match(prefix);
+        bh.consume(hit.getLast().blockId());
+        sharedPool.release(hit);
     }
 
     /** Baseline: one HashMap lookup per block, in a map of the pool's size, 16 at a time. */
