@@ -411,7 +411,7 @@ public final class BlockPool implements AutoCloseable {
     /** A new holder of a registered block; the caller holds the lock. */
     private ImmutableBlock acquire(Slot s) {
         if (s.refCount == 0) {
-            inactive.unlink(s);
+            inactive.revive(s);
             active++;
         }
         s.refCount++;

@@ -8,7 +8,9 @@ import java.util.TreeMap;
  * then least recently released — in amortised O(1) for the common operations.
  *
  * <p>Every inactive block starts in a <em>candidate</em> list of its priority, kept in release order: release and
- * touch append (their tick is the newest), revive unlinks. Whether a block is a leaf is looked at only when it
+ * touch append (their tick is the newest). A revived block stays where it was until it is released again or reaches
+ * the front still held, and only then leaves, so a match writes no list (it is on the engine's path to scheduling a
+ * request; the release comes after the request). Whether a block is a leaf is looked at only when it
  * reaches the front: {@link #first()} moves a front block that has resident children to a <em>parent</em> list of
  * its priority and looks again, and {@link #leafAgain} moves a parent whose last child left back among the
  * candidates, at its tick's place (found by walking from both ends at once; usually the front, since a parent was
@@ -60,14 +62,23 @@ final class Inactive {
                 break;
             }
             BlockPool.Slot s = b.head;
-            if (s.children == 0) {
+            if (s.refCount > 0) { // revived and still held: it leaves the list now
+                drop(b, s);
+            } else if (s.children == 0) {
+                return s;
+            } else {
+                detach(b, s); // a parent: it waits among the parents until its last child leaves
+                insert(bucket(true, s.priority), s);
+            }
+        }
+        while (true) {
+            Bucket p = firstParent != null && firstParent.head != null ? firstParent : firstNonEmpty(true);
+            BlockPool.Slot s = p.head;
+            if (s.refCount == 0) {
                 return s;
             }
-            detach(b, s); // a parent: it waits among the parents until its last child leaves
-            insert(bucket(true, s.priority), s);
+            drop(p, s);
         }
-        Bucket p = firstParent != null && firstParent.head != null ? firstParent : firstNonEmpty(true);
-        return p.head;
     }
 
     /** The first non-empty bucket of candidates or parents, dropping the emptied ones before it; null when none. */
@@ -88,14 +99,29 @@ final class Inactive {
         return b;
     }
 
-    /** Adds a released or touched block (its tick set) among the candidates, at its tick's place. */
+    /**
+     * Adds a released or touched block (its tick set) among the candidates, at its tick's place; a block revived
+     * while still in its list leaves its old place first.
+     */
     void link(BlockPool.Slot s) {
         size++;
+        if (s.bucket != null) {
+            detach(s.bucket, s);
+        }
         Bucket b = lastCandidate; // the usual case, kept small enough to inline: the same priority as last time
         if (b == null || b.priority != s.priority || !b.inMap) {
             b = bucket(false, s.priority);
         }
         insert(b, s);
+    }
+
+    /**
+     * An inactive block was revived (a holder took it): it stops counting at once but stays where it is in its list,
+     * so a match does no list work. It leaves the list when it is released again ({@link #link}), or when it
+     * reaches the front still held ({@link #first()}), whichever comes first.
+     */
+    void revive(BlockPool.Slot s) {
+        size--;
     }
 
     /** A parent's last resident child left: when it waits among the parents, it becomes a candidate again. */
@@ -107,11 +133,16 @@ final class Inactive {
         }
     }
 
-    /** Removes an inactive block. */
+    /** Removes an inactive block (evicted, or touched before it is linked again). */
     void unlink(BlockPool.Slot s) {
-        detach(s.bucket, s);
-        s.bucket = null;
+        drop(s.bucket, s);
         size--;
+    }
+
+    /** Takes {@code s} out of its list. */
+    private static void drop(Bucket b, BlockPool.Slot s) {
+        detach(b, s);
+        s.bucket = null;
     }
 
     private Bucket bucket(boolean ofParents, int priority) {

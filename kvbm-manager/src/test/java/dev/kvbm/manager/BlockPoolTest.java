@@ -95,6 +95,46 @@ class BlockPoolTest {
     }
 
     @Test
+    void aParentRevivedWhileWaitingAmongTheParentsIsNeverEvictedWhileHeld() {
+        // A revived block stays in its list until released or found at the front still held. Here the front of the
+        // parents list is such a block: eviction must pass over it to the next parent, never take the held one.
+        BlockPool pool = BlockPool.create("test", 5, PAGE, BlockPool.Duplicates.REFUSE);
+        TokenBlockSequence chainA = sequence(2, 100); // a -> its child
+        TokenBlockSequence chainP = sequence(2, 200); // p -> its child
+        TokenBlockSequence x = sequence(1, 300);
+        List<ImmutableBlock> sa = store(pool, chainA);
+        List<ImmutableBlock> sp = store(pool, chainP);
+        List<ImmutableBlock> sx = store(pool, x);
+        int pId = sp.getFirst().blockId();
+        sa.getFirst().close(); // the children stay held, so a and p are parents once they reach the front
+        sp.getFirst().close();
+        release(sx);
+        List<MutableBlock> first = pool.allocate(1); // a and p move to the parents; x, the only leaf, goes
+        assertThat(pool.isRegistered(x.sequenceHash(0))).isFalse();
+        List<ImmutableBlock> a = pool.match(new long[] {chainA.sequenceHash(0)}); // revived among the parents
+        assertThat(a).hasSize(1);
+        assertThat(pool.stats().inactive()).isEqualTo(1);
+
+        List<MutableBlock> second = pool.allocate(1);
+        assertThat(second.getFirst().blockId()).isEqualTo(pId);
+        assertThat(pool.isRegistered(chainA.sequenceHash(0))).isTrue();
+        assertThat(pool.isRegistered(chainP.sequenceHash(0))).isFalse();
+        assertThatThrownBy(() -> pool.allocate(1)).isInstanceOf(NotEnoughBlocksException.class);
+
+        // Released again, a goes back among the inactive blocks and is the next to go.
+        release(a);
+        assertThat(pool.stats().inactive()).isEqualTo(1);
+        List<MutableBlock> third = pool.allocate(1);
+        assertThat(pool.isRegistered(chainA.sequenceHash(0))).isFalse();
+        first.forEach(MutableBlock::close);
+        second.forEach(MutableBlock::close);
+        third.forEach(MutableBlock::close);
+        release(sa.subList(1, 2));
+        release(sp.subList(1, 2));
+        assertThat(pool.stats().free() + pool.stats().inactive()).isEqualTo(5);
+    }
+
+    @Test
     void extremePrioritiesKeepTheirOrder() {
         // The handle stores its priority as an offset from Integer.MAX_VALUE, so the extremes wrap: MIN_VALUE must
         // still be the lowest, MAX_VALUE the same as never setting one, and a negative below a positive.
