@@ -97,23 +97,10 @@ public class BlockPoolBenchmark {
         }
         TokenBlockSequence stream = TokenBlockSequence.of(tokens, PAGE, 1337);
 
-        matchPool = BlockPool.create("bench-match", poolBlocks, PAGE, BlockPool.Duplicates.REFUSE);
-        // The pool holds poolBlocks registered blocks (inactive), of which the prefix is the first 128.
-        List<MutableBlock> blocks = matchPool.allocate(poolBlocks);
-        List<MutableBlock> completed = new ArrayList<>(poolBlocks);
-        for (int i = 0; i < poolBlocks; i++) {
-            completed.add(blocks.get(i).complete(stream, i));
-        }
-        matchPool.register(completed).forEach(ImmutableBlock::close);
+        // Each holds poolBlocks registered blocks (inactive), of which the prefix is the first 128.
+        matchPool = registeredPool("bench-match", stream);
         prefix = java.util.Arrays.copyOf(stream.sequenceHashes(), PREFIX);
-
-        sharedPool = BlockPool.create("bench-shared", poolBlocks, PAGE, BlockPool.Duplicates.REFUSE);
-        List<MutableBlock> sharedBlocks = sharedPool.allocate(poolBlocks);
-        List<MutableBlock> sharedCompleted = new ArrayList<>(poolBlocks);
-        for (int i = 0; i < poolBlocks; i++) {
-            sharedCompleted.add(sharedBlocks.get(i).complete(stream, i));
-        }
-        sharedPool.register(sharedCompleted).forEach(ImmutableBlock::close);
+        sharedPool = registeredPool("bench-shared", stream);
         sharedHolder = sharedPool.match(prefix); // the other request, holding the prefix throughout
 
         baseline = new HashMap<>();
@@ -132,6 +119,18 @@ public class BlockPoolBenchmark {
             floor.put(floorKeys[i], i);
         }
         floorNext = poolBlocks;
+    }
+
+    /** A pool whose every block holds one block of {@code stream}, registered and released (inactive). */
+    private BlockPool registeredPool(String name, TokenBlockSequence stream) {
+        BlockPool p = BlockPool.create(name, poolBlocks, PAGE, BlockPool.Duplicates.REFUSE);
+        List<MutableBlock> blocks = p.allocate(poolBlocks);
+        List<MutableBlock> completed = new ArrayList<>(poolBlocks);
+        for (int i = 0; i < poolBlocks; i++) {
+            completed.add(blocks.get(i).complete(stream, i));
+        }
+        p.register(completed).forEach(ImmutableBlock::close);
+        return p;
     }
 
     @TearDown
