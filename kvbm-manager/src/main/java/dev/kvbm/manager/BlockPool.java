@@ -34,7 +34,9 @@ import java.util.function.Consumer;
  * private duplicate that {@code match} never returns and that is freed when released ({@link Duplicates#ALLOW}).
  *
  * <p>Thread-safe; one lock, held for work proportional to the blocks asked (a hash-table probe and a few list
- * links per block), never for a scan of the pool.
+ * links per block), never for a scan of the pool. Amortised: an eviction also clears from the front of the eviction
+ * order the blocks that were revived while still there (a revive leaves its block in place, so a match writes no
+ * list), and each revived block is cleared at most once.
  */
 public final class BlockPool implements AutoCloseable {
 
