@@ -141,26 +141,48 @@ final class Bench implements Callable<Integer> {
             best.put(name, fastest);
             mean.put(name, r.getPrimaryResult().getScore());
         }
+        results.addAll(poolRatios(best, mean, System.out));
+    }
+
+    /** A line of {@code kvbm bench pool}: a benchmark and the baseline it is divided by. */
+    private record PoolLine(String benchmark, String label, String baseline) {
+    }
+
+    private static final List<PoolLine> POOL_LINES = List.of(
+            new PoolLine("allocateRegisterRelease", "allocate + register + release (16 blocks)", "hashMapLookup16"),
+            new PoolLine("matchOnly128", "match 128 blocks (release untimed)", "hashMapLookup128"),
+            new PoolLine("match128", "match 128 blocks + release", "hashMapLookup128"),
+            new PoolLine("matchShared128", "match 128 shared blocks + release", "hashMapLookup128"),
+            new PoolLine("hashMapRemovePut16", "floor: HashMap remove + put", "hashMapLookup16"));
+
+    /**
+     * The pool's ratios from each benchmark's fastest iteration, printed with the means beside them.
+     *
+     * @param best benchmark method name to its fastest iteration, ns per block
+     * @param mean benchmark method name to its mean, ns per block
+     * @throws IllegalStateException naming the benchmarks the run did not give (one that failed, or a jar without
+     *                               them), instead of a ratio of nothing
+     */
+    static List<BenchResult> poolRatios(Map<String, Double> best, Map<String, Double> mean, PrintStream out) {
+        List<String> missing = POOL_LINES.stream().flatMap(l -> java.util.stream.Stream.of(l.benchmark(),
+                l.baseline())).distinct().filter(n -> !best.containsKey(n) || !mean.containsKey(n)).toList();
+        if (!missing.isEmpty()) {
+            throw new IllegalStateException("the pool benchmark run gave no result for " + missing
+                    + " (a benchmark that failed prints its error above); every line needs its benchmark and its"
+                    + " baseline from the same run");
+        }
         String unit = "ns per block, fastest iteration";
-        double lookup16 = best.get("hashMapLookup16");
-        double lookup128 = best.get("hashMapLookup128");
-        record Line(String benchmark, String label, double baseline, String baselineName) {
-        }
-        List<Line> lines = List.of(
-                new Line("allocateRegisterRelease", "allocate + register + release (16 blocks)", lookup16,
-                        "hashMapLookup16"),
-                new Line("matchOnly128", "match 128 blocks (release untimed)", lookup128, "hashMapLookup128"),
-                new Line("match128", "match 128 blocks + release", lookup128, "hashMapLookup128"),
-                new Line("matchShared128", "match 128 shared blocks + release", lookup128, "hashMapLookup128"),
-                new Line("hashMapRemovePut16", "floor: HashMap remove + put", lookup16, "hashMapLookup16"));
-        System.out.printf(Locale.ROOT, "%nper block, fastest iteration (means in brackets), against one HashMap"
+        out.printf(Locale.ROOT, "%nper block, fastest iteration (means in brackets), against one HashMap"
                 + " lookup per block in the same run:%n");
-        for (Line l : lines) {
+        List<BenchResult> results = new ArrayList<>();
+        for (PoolLine l : POOL_LINES) {
             double v = best.get(l.benchmark());
-            results.add(new BenchResult("pool", l.label(), v, l.baseline(), v / l.baseline(), unit));
-            System.out.printf(Locale.ROOT, "%-44s %6.1f ns (%6.1f), lookup %4.1f ns (%4.1f): %4.1fx%n", l.label(), v,
-                    mean.get(l.benchmark()), l.baseline(), mean.get(l.baselineName()), v / l.baseline());
+            double base = best.get(l.baseline());
+            results.add(new BenchResult("pool", l.label(), v, base, v / base, unit));
+            out.printf(Locale.ROOT, "%-44s %6.1f ns (%6.1f), lookup %4.1f ns (%4.1f): %4.1fx%n", l.label(), v,
+                    mean.get(l.benchmark()), base, mean.get(l.baseline()), v / base);
         }
+        return results;
     }
 
     /** The CUDA benchmark of kvbm-backend-cuda, on the class path with it (prints its own table). */

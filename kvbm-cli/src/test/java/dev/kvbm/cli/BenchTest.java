@@ -11,9 +11,12 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** {@code kvbm bench disk} with one round: JSON lines with the baseline of the same run, and a chart. */
 class BenchTest {
@@ -51,5 +54,26 @@ class BenchTest {
         try (var left = Files.list(dir)) {
             assertThat(left.map(p -> p.getFileName().toString()).toList()).containsExactly("disk.svg");
         }
+    }
+
+    @Test
+    void poolRatiosDivideEachBenchmarkByItsOwnBaselineAndNameWhatARunDidNotGive() {
+        Map<String, Double> best = new HashMap<>(Map.of("allocateRegisterRelease", 80.0, "hashMapLookup16", 8.0,
+                "matchOnly128", 10.0, "match128", 20.0, "matchShared128", 12.0, "hashMapRemovePut16", 40.0,
+                "hashMapLookup128", 4.0));
+        Map<String, Double> mean = new HashMap<>(best);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        List<dev.kvbm.bench.BenchResult> results = Bench.poolRatios(best, mean,
+                new PrintStream(out, true, StandardCharsets.UTF_8));
+        assertThat(results).extracting(dev.kvbm.bench.BenchResult::ratio).containsExactly(10.0, 2.5, 5.0, 3.0, 5.0);
+        assertThat(results).extracting(dev.kvbm.bench.BenchResult::baseline).containsExactly(8.0, 4.0, 4.0, 4.0, 8.0);
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("match 128 blocks (release untimed)").contains("2.5x");
+
+        best.remove("matchOnly128"); // a benchmark that failed in the run
+        mean.remove("hashMapLookup128");
+        assertThatThrownBy(() -> Bench.poolRatios(best, mean, new PrintStream(new ByteArrayOutputStream())))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("[matchOnly128, hashMapLookup128]")
+                .hasMessageContaining("benchmark and its baseline from the same run");
     }
 }
