@@ -149,8 +149,10 @@ public class BlockPoolBenchmark {
 
         @TearDown(Level.Invocation)
         public void release() {
-            pool.release(blocks);
-            blocks = null;
+            if (blocks != null) { // null when the call threw before handing its blocks over
+                pool.release(blocks);
+                blocks = null;
+            }
         }
     }
 
