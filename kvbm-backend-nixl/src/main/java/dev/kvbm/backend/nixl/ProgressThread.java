@@ -10,17 +10,19 @@ import java.util.concurrent.ExecutionException;
 import java.util.function.BooleanSupplier;
 
 /**
- * The one thread that makes every UCX call on a worker. Other threads hand it work ({@link #execute},
- * {@link #call}); between tasks it progresses the worker, so one-sided operations into this process's memory and
+ * The one thread that makes every UCX call on an agent's two workers. Other threads hand it work ({@link #execute},
+ * {@link #call}); between tasks it progresses both workers, so one-sided operations into this process's memory and
  * incoming control messages are served without the application calling in. When there is nothing to do it spins
- * briefly, then sleeps in {@code ucp_worker_wait} until UCX has an event or a task arrives ({@code ucp_worker_signal}):
- * no busy core when idle.
+ * briefly, then sleeps in the main worker's {@code ucp_worker_wait} until UCX has an event or a task arrives
+ * ({@code ucp_worker_signal}): no busy core when idle. The second worker only sends (answers to peers); while a
+ * send is outstanding the thread does not sleep, and whatever else reaches that worker waits for the next wake.
  */
 final class ProgressThread extends Thread {
     private static final System.Logger LOG = System.getLogger(ProgressThread.class.getName());
     private static final int SPINS_BEFORE_SLEEP = 256;
 
     private final UcpWorker worker;
+    private final UcpWorker second;
     private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final Runnable onExit;
     private final BooleanSupplier inFlight;
@@ -33,9 +35,10 @@ final class ProgressThread extends Thread {
      *                 keeps progressing instead of sleeping, since some completions (shared-memory copies, flushes)
      *                 raise no event that would wake it
      */
-    ProgressThread(String name, UcpWorker worker, Runnable onExit, BooleanSupplier inFlight) {
+    ProgressThread(String name, UcpWorker worker, UcpWorker second, Runnable onExit, BooleanSupplier inFlight) {
         super(name);
         this.worker = worker;
+        this.second = second;
         this.onExit = onExit;
         this.inFlight = inFlight;
         setDaemon(true);
@@ -185,9 +188,14 @@ final class ProgressThread extends Thread {
         }
     }
 
+    /** Progresses both workers once; on this thread only. */
+    int progressWorkers() throws Exception {
+        return worker.progress() + second.progress();
+    }
+
     private int progress() {
         try {
-            return worker.progress();
+            return progressWorkers();
         } catch (Exception e) {
             // An endpoint error handler of JUCX's own (one we did not replace) throws from progress; ours do not.
             LOG.log(System.Logger.Level.WARNING, "UCX progress on " + getName() + " reported: " + e.getMessage());

@@ -74,14 +74,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * attached peer {@code REVOKE} and waits until each has answered (after its operations on the region completed),
  * has detached, or has failed. A peer that does none of these within the peer timeout is disconnected and the
  * withdrawal goes on; that is the one case where the rule rests on the timeout. See {@link Wire}.
+ *
+ * <p><b>Answering attached peers.</b> This agent speaks to a peer that attached through an endpoint of its own, on a
+ * second worker, with peer error handling: a peer that dies fails what is sent to it and is reported, so it leaves
+ * every withdrawal round at once. The endpoint UCX hands out with a received message is UCX's own: UCX 1.13 destroys
+ * it without a word when it sees the peer die, and a later send on it crashed the process. The second worker keeps
+ * these endpoints apart from the peer's own endpoints towards this agent, which UCX's endpoint matching (by worker
+ * and connection number) could otherwise pair with a new endpoint of this agent's main worker.
  */
 final class UcxAgent implements Agent {
     private static final System.Logger LOG = System.getLogger(UcxAgent.class.getName());
     private static final int AM_ID = 17;
     /** {@code UCP_AM_SEND_FLAG_EAGER}: control messages arrive whole in the receive callback. */
     private static final long AM_SEND_FLAG_EAGER = 1L << 1;
-    /** {@code UCP_AM_SEND_FLAG_REPLY}: the receiver gets an endpoint to answer on. */
-    private static final long AM_SEND_FLAG_REPLY = 1L;
     private static final AtomicLong IDS = new AtomicLong();
     /** UCX memory registrations of every agent of this JVM not yet deregistered; tests check it returns to 0. */
     static final AtomicInteger MAPPED = new AtomicInteger();
@@ -95,6 +100,8 @@ final class UcxAgent implements Agent {
     private final UcpContext context;
     private final boolean ownContext;
     private final UcpWorker worker;
+    /** Endpoints to attached peers only: see "Answering attached peers" above. */
+    private final UcpWorker answerWorker;
     private final byte[] workerAddress;
     private final boolean cudaMemory;
     private final ProgressThread progress;
@@ -118,12 +125,14 @@ final class UcxAgent implements Agent {
     /** Registrations mapped and not yet deregistered, withdrawals in progress included. */
     private final Set<LocalRegion> everRegistered = Collections.newSetFromMap(new IdentityHashMap<>());
 
-    private UcxAgent(String name, Duration peerTimeout, UcpContext context, boolean ownContext, UcpWorker worker) {
+    private UcxAgent(String name, Duration peerTimeout, UcpContext context, boolean ownContext, UcpWorker worker,
+                     UcpWorker answerWorker) {
         this.name = name;
         this.peerTimeout = peerTimeout;
         this.context = context;
         this.ownContext = ownContext;
         this.worker = worker;
+        this.answerWorker = answerWorker;
         this.workerAddress = copy(worker.getAddress());
         this.cudaMemory = (context.getMemoryTypesMask() & (1L << UcsConstants.MEMORY_TYPE.UCS_MEMORY_TYPE_CUDA)) != 0;
         AtomicInteger threads = new AtomicInteger();
@@ -131,7 +140,8 @@ final class UcxAgent implements Agent {
                 + threads.incrementAndGet()));
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "kvbm-ucx-" + name + "-timer"));
         worker.setAmRecvHandler(AM_ID, this::onActiveMessage);
-        this.progress = new ProgressThread("kvbm-ucx-" + name + "-progress", worker, this::destroyWorker,
+        this.progress = new ProgressThread("kvbm-ucx-" + name + "-progress", worker, answerWorker,
+                this::destroyWorker,
                 () -> !transfers.isEmpty() || !sending.isEmpty() || !pendingAttaches.isEmpty());
         this.progress.start();
         OPEN.incrementAndGet();
@@ -155,9 +165,14 @@ final class UcxAgent implements Agent {
         } else {
             context = UcxContexts.shared();
         }
+        UcpWorker worker = null;
         try {
-            return new UcxAgent(name, peerTimeout, context, ownContext, context.newWorker(new UcpWorkerParams()));
+            worker = context.newWorker(new UcpWorkerParams());
+            return new UcxAgent(name, peerTimeout, context, ownContext, worker, context.newWorker(new UcpWorkerParams()));
         } catch (RuntimeException e) {
+            if (worker != null) {
+                worker.close();
+            }
             if (ownContext) {
                 context.close();
             }
@@ -391,7 +406,7 @@ final class UcxAgent implements Agent {
         peer.attachment = request;
         PendingAttach pending = new PendingAttach(request, peer, new CompletableFuture<>());
         pendingAttaches.put(request, pending);
-        send(peer.control, Wire.attach(name, request, workerAddress), AM_SEND_FLAG_REPLY, null);
+        send(peer.control, Wire.attach(name, request, workerAddress), null);
         return pending;
     }
 
@@ -407,9 +422,8 @@ final class UcxAgent implements Agent {
                 if (peer != null) {
                     retire(peer);
                 }
-                // A peer that had loaded our metadata is gone too: never send it anything again. Its reply endpoint
-                // belongs to UCX, which destroys it without telling us when the peer's process dies (UCX 1.13), so
-                // a withdrawal round that still wrote to it would touch freed memory.
+                // A peer that had loaded our metadata is gone too: it leaves every withdrawal round now instead of
+                // when a message to it fails.
                 Attached a = attached.remove(remoteAgent);
                 if (a != null) {
                     departed(a);
@@ -462,6 +476,7 @@ final class UcxAgent implements Agent {
         if (ep == null) {
             return;
         }
+        closingEndpoints.removeIf(r -> r == null || r.isCompleted()); // a long-lived agent sees many peers come and go
         try {
             closingEndpoints.add(failed ? ep.closeNonBlockingForce() : ep.closeNonBlockingFlush());
         } catch (RuntimeException e) {
@@ -739,7 +754,7 @@ final class UcxAgent implements Agent {
         }
         progress.later(() -> {
             try {
-                handle(m, replyEp);
+                handle(m);
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.WARNING, "agent " + name + ": control message from " + m.sender()
                         + " failed", e);
@@ -748,9 +763,9 @@ final class UcxAgent implements Agent {
         return UcsConstants.STATUS.UCS_OK;
     }
 
-    private void handle(Wire.Message m, UcpEndpoint replyEp) {
+    private void handle(Wire.Message m) {
         switch (m.type()) {
-            case Wire.ATTACH -> attached(m.sender(), m.id(), replyEp);
+            case Wire.ATTACH -> attached(m.sender(), m.id(), m.bytes());
             case Wire.ATTACH_ACK -> {
                 PendingAttach pending = pendingAttaches.remove(m.id());
                 if (pending != null && pending.peer.name.equals(m.sender())) {
@@ -805,17 +820,11 @@ final class UcxAgent implements Agent {
     }
 
     /**
-     * Progress thread: a peer loaded our metadata. Answers on the endpoint UCX gave for replies (the other end of
-     * the peer's control endpoint; an endpoint of our own towards it would collide with the peer's in UCX's
-     * endpoint matching) and says which of our regions are still live.
+     * Progress thread: a peer loaded our metadata. Connects back to it from the answer worker (see "Answering
+     * attached peers") and says which of our regions are still live.
      */
-    private void attached(String peerName, long attachment, UcpEndpoint replyEp) {
+    private void attached(String peerName, long attachment, byte[] peerAddress) {
         if (closed) {
-            return;
-        }
-        if (replyEp == null) {
-            LOG.log(System.Logger.Level.WARNING, "agent {0}: attach from {1} came without a reply endpoint", name,
-                    peerName);
             return;
         }
         Attached old = attached.remove(peerName);
@@ -823,23 +832,47 @@ final class UcxAgent implements Agent {
             departed(old);
         }
         Attached a = new Attached(peerName, attachment);
-        a.endpoint = replyEp;
+        try {
+            a.endpoint = answerWorker.newEndpoint(new UcpEndpointParams().setUcpAddress(direct(peerAddress))
+                    .setPeerErrorHandlingMode()
+                    .setErrorHandler((ep, status, message) -> progress.later(() -> lost(a, message))));
+        } catch (RuntimeException e) {
+            // The peer's loadRemoteMetadata times out waiting for our answer and says so.
+            LOG.log(System.Logger.Level.WARNING, "agent {0}: cannot connect back to {1}, which attached: {2}", name,
+                    peerName, e.getMessage());
+            return;
+        }
         attached.put(peerName, a);
         long[] live = registrations.stream().mapToLong(r -> r.id).toArray();
         send(a.endpoint, Wire.attachAck(name, attachment, live), error -> {
-            if (error != null && attached.get(peerName) == a) {
-                attached.remove(peerName);
-                departed(a);
+            if (error != null) {
+                lost(a, error);
             }
         });
     }
 
-    /** Progress thread: the peer no longer uses our memory (detached, failed, or replaced by a new attach). */
+    /** Progress thread: the endpoint to an attached peer failed (the peer died, or closed its end). */
+    private void lost(Attached a, String cause) {
+        if (attached.get(a.name) == a) {
+            LOG.log(System.Logger.Level.DEBUG, "agent {0}: lost attached peer {1}: {2}", name, a.name, cause);
+            attached.remove(a.name);
+        }
+        departed(a);
+    }
+
+    /**
+     * Progress thread: the peer no longer uses our memory (detached, failed, or replaced by a new attach); it leaves
+     * every withdrawal round, and the endpoint to it is closed. Idempotent.
+     */
     private void departed(Attached a) {
         for (RevokeRound round : List.copyOf(rounds.values())) {
             round.left(a.name);
         }
-        a.departed = true; // the reply endpoint is UCX's own: it goes when the peer closes its end
+        if (a.endpoint != null) {
+            // Forced: nothing more is owed to this peer, and a flush towards a dead one would never finish.
+            closeEndpoint(a.endpoint, true);
+            a.endpoint = null;
+        }
     }
 
     /** Progress thread: answers each revoke whose regions this agent no longer has operations on. */
@@ -1027,7 +1060,7 @@ final class UcxAgent implements Agent {
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
                 while (!closingEndpoints.stream().allMatch(UcpRequest::isCompleted) && System.nanoTime() < deadline) {
                     try {
-                        worker.progress();
+                        progress.progressWorkers();
                     } catch (Exception e) {
                         LOG.log(System.Logger.Level.DEBUG, "progress while closing: " + e.getMessage());
                     }
@@ -1053,15 +1086,13 @@ final class UcxAgent implements Agent {
 
     /**
      * Progress thread, when it stops: waits (briefly) for the endpoint closes still in progress, then destroys the
-     * worker and the context. UCX aborts the process when a worker is destroyed with a close request of ours still
-     * pending, so if a close to an unreachable peer never finishes, the worker and context are left open instead,
-     * with a warning: a bounded leak rather than a crash.
+     * answer worker, the main worker and the context.
      */
     private void destroyWorker() {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
         while (pendingCloses() > 0 && System.nanoTime() < deadline) {
             try {
-                if (worker.progress() == 0) {
+                if (progress.progressWorkers() == 0) {
                     Thread.onSpinWait();
                 }
             } catch (Exception e) {
@@ -1076,10 +1107,12 @@ final class UcxAgent implements Agent {
                     + " the worker discards them", name, pending);
         }
         progress.workerDestroyed();
-        try {
-            worker.close();
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "UCX worker close: " + e.getMessage());
+        for (UcpWorker w : List.of(answerWorker, worker)) {
+            try {
+                w.close();
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "UCX worker close: " + e.getMessage());
+            }
         }
         try {
             if (ownContext) {
@@ -1234,12 +1267,11 @@ final class UcxAgent implements Agent {
         }
     }
 
-    /** A peer that loaded this agent's metadata, and the endpoint back to it. */
+    /** A peer that loaded this agent's metadata, and the endpoint back to it (on the answer worker). */
     private static final class Attached {
         final String name;
         final long attachment;
-        UcpEndpoint endpoint;
-        boolean departed;
+        UcpEndpoint endpoint; // null once the peer departed
 
         Attached(String name, long attachment) {
             this.name = name;

@@ -29,6 +29,11 @@ final class PeerProcess implements AutoCloseable {
     }
 
     static PeerProcess start(String name, long size, int seed) throws IOException {
+        return start(name, size, seed, null);
+    }
+
+    /** A peer that, before it says READY, loads {@code attachTo} (another agent's metadata), when not null. */
+    static PeerProcess start(String name, long size, int seed, byte[] attachTo) throws IOException {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         List<String> classPath = new ArrayList<>();
         for (String property : List.of("jdk.module.path", "java.class.path")) {
@@ -40,9 +45,12 @@ final class PeerProcess implements AutoCloseable {
         }
         classPath.add(Path.of("target", "test-classes").toAbsolutePath().toString());
         classPath.add(Path.of("target", "classes").toAbsolutePath().toString());
-        List<String> command = List.of(java.toString(), "--enable-native-access=ALL-UNNAMED",
+        List<String> command = new ArrayList<>(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED",
                 "--illegal-native-access=deny", "-cp", String.join(File.pathSeparator, classPath),
-                PeerProgram.class.getName(), name, Long.toString(size), Integer.toString(seed));
+                PeerProgram.class.getName(), name, Long.toString(size), Integer.toString(seed)));
+        if (attachTo != null) {
+            command.add(HexFormat.of().formatHex(attachTo));
+        }
         Path log = Files.createTempFile("kvbm-ucx-peer", ".log");
         Process process = new ProcessBuilder(command).redirectError(log.toFile()).start();
         BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),

@@ -16,7 +16,9 @@ import java.util.Set;
 /**
  * A peer in a process of its own, for tests that kill it: a ucx agent with {@code args[1]} bytes of registered
  * host memory, each byte {@code (i * 31 + seed) & 0xFF} with seed {@code args[2]}. It prints
- * {@code READY <metadata hex> <address> <size>} and then serves until its standard input closes.
+ * {@code READY <metadata hex> <address> <size>} and then serves until its standard input closes. With a fourth
+ * argument, another agent's metadata in hex, it first loads that metadata (attaches to that agent, as a reader of
+ * its memory does) before it says READY.
  */
 public final class PeerProgram {
     private PeerProgram() {
@@ -36,6 +38,9 @@ public final class PeerProgram {
                 segment.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 31 + seed));
             }
             agent.register(storage);
+            if (args.length > 3) {
+                agent.loadRemoteMetadata(HexFormat.of().parseHex(args[3]));
+            }
             System.out.println("READY " + HexFormat.of().formatHex(agent.localMetadata()) + " "
                     + storage.region().address() + " " + size);
             System.out.flush();

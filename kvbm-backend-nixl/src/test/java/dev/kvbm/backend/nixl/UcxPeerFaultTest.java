@@ -133,6 +133,45 @@ class UcxPeerFaultTest {
         }
     }
 
+    /**
+     * A peer that read this agent's memory dies, and nothing tells the agent (no discovery, no
+     * {@code invalidateRemote}): its withdrawals must still end, without waiting for the peer timeout, and without
+     * touching what UCX tore down when it saw the peer go (a withdrawal used to write to the dead peer's reply
+     * endpoint: SIGSEGV). The kill lands at different moments: before UCX can notice, and after.
+     */
+    @Test
+    void aReaderKilledWithoutDiscoveryLetsTheAgentWithdrawItsMemory() throws Exception {
+        Duration longTimeout = Duration.ofSeconds(60); // a withdrawal that waited for it would fail the 30 s below
+        long memoryBefore = Ucx.MEMORY.bytesOutstanding();
+        int[] delaysMillis = {0, 20, 200, 1500};
+        for (int cycle = 0; cycle < delaysMillis.length * 2; cycle++) {
+            Agent agent = Ucx.PROVIDER.create("withdrawing-agent-" + cycle, new AgentProvider.Options(longTimeout,
+                    Map.of()));
+            try (Storage first = Ucx.MEMORY.allocate(StorageKind.SYSTEM, 1 << 20, 4096);
+                 Storage second = Ucx.MEMORY.allocate(StorageKind.SYSTEM, 1 << 20, 4096)) {
+                agent.register(first);
+                agent.register(second);
+                try (PeerProcess reader = PeerProcess.start("reader-" + cycle, 4096, cycle, agent.localMetadata())) {
+                    reader.kill();
+                    Thread.sleep(delaysMillis[cycle % delaysMillis.length]);
+                    CompletableFuture<Void> withdrawn = CompletableFuture.runAsync(first::close);
+                    try {
+                        withdrawn.get(30, TimeUnit.SECONDS);
+                    } catch (TimeoutException e) {
+                        fail("cycle " + cycle + ": withdrawing memory a killed reader had attached to did not end"
+                                + " within 30 s (the peer timeout is " + longTimeout + ")");
+                    }
+                }
+            } finally {
+                CompletableFuture<Void> closed = CompletableFuture.runAsync(agent::close);
+                closed.get(30, TimeUnit.SECONDS); // the agent's own close withdraws the second storage
+            }
+        }
+        assertThat(UcxAgent.MAPPED.get()).as("UCX registrations left").isZero();
+        assertThat(UcxAgent.OPEN.get()).as("agents whose worker and context are left").isZero();
+        assertThat(Ucx.MEMORY.bytesOutstanding()).as("host memory left").isEqualTo(memoryBefore);
+    }
+
     /** The whole of both regions, as 64 KiB pieces (many operations in flight). */
     private static AgentTransfer pieces(AgentTransfer.Operation op, MemoryRegion local, MemoryRegion remote,
                                         String peer) {
