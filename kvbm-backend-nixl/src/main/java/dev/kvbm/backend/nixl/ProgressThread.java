@@ -14,15 +14,20 @@ import java.util.function.BooleanSupplier;
  * {@link #call}); between tasks it progresses both workers, so one-sided operations into this process's memory and
  * incoming control messages are served without the application calling in. When there is nothing to do it spins
  * briefly, then sleeps in the main worker's {@code ucp_worker_wait} until UCX has an event or a task arrives
- * ({@code ucp_worker_signal}): no busy core when idle. The second worker only sends (answers to peers); while a
- * send is outstanding the thread does not sleep, and whatever else reaches that worker waits for the next wake.
+ * ({@code ucp_worker_signal}): no busy core when idle. The second worker only sends (answers to peers): it is
+ * progressed on every turn while it has sends outstanding, otherwise on one turn in {@value #SECOND_EVERY} (an idle
+ * worker's progress still polls its transports, a system call that would halve how often the main worker's
+ * transfers are polled), and whatever else reaches it waits for the next wake.
  */
 final class ProgressThread extends Thread {
     private static final System.Logger LOG = System.getLogger(ProgressThread.class.getName());
     private static final int SPINS_BEFORE_SLEEP = 256;
+    private static final int SECOND_EVERY = 256; // at most SPINS_BEFORE_SLEEP: every wake progresses it once
 
     private final UcpWorker worker;
     private final UcpWorker second;
+    private final BooleanSupplier secondBusy;
+    private int turns;
     private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final Runnable onExit;
     private final BooleanSupplier inFlight;
@@ -35,10 +40,12 @@ final class ProgressThread extends Thread {
      *                 keeps progressing instead of sleeping, since some completions (shared-memory copies, flushes)
      *                 raise no event that would wake it
      */
-    ProgressThread(String name, UcpWorker worker, UcpWorker second, Runnable onExit, BooleanSupplier inFlight) {
+    ProgressThread(String name, UcpWorker worker, UcpWorker second, BooleanSupplier secondBusy, Runnable onExit,
+                   BooleanSupplier inFlight) {
         super(name);
         this.worker = worker;
         this.second = second;
+        this.secondBusy = secondBusy;
         this.onExit = onExit;
         this.inFlight = inFlight;
         setDaemon(true);
@@ -195,7 +202,11 @@ final class ProgressThread extends Thread {
 
     private int progress() {
         try {
-            return progressWorkers();
+            int n = worker.progress();
+            if (secondBusy.getAsBoolean() || ++turns % SECOND_EVERY == 0) {
+                n += second.progress();
+            }
+            return n;
         } catch (Exception e) {
             // An endpoint error handler of JUCX's own (one we did not replace) throws from progress; ours do not.
             LOG.log(System.Logger.Level.WARNING, "UCX progress on " + getName() + " reported: " + e.getMessage());

@@ -120,6 +120,7 @@ final class UcxAgent implements Agent {
     private final Map<Long, RevokeRound> rounds = new HashMap<>();
     private final Set<Transfer> transfers = new LinkedHashSet<>();
     private final Set<ByteBuffer> sending = Collections.newSetFromMap(new IdentityHashMap<>());
+    private int answersInFlight; // messages sent on answer endpoints and not yet completed or failed
     private final List<UcpRequest> closingEndpoints = new ArrayList<>();
     private final List<CompletableFuture<Void>> idleWaiters = new ArrayList<>();
     /** Registrations mapped and not yet deregistered, withdrawals in progress included. */
@@ -141,7 +142,7 @@ final class UcxAgent implements Agent {
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "kvbm-ucx-" + name + "-timer"));
         worker.setAmRecvHandler(AM_ID, this::onActiveMessage);
         this.progress = new ProgressThread("kvbm-ucx-" + name + "-progress", worker, answerWorker,
-                this::destroyWorker,
+                () -> answersInFlight > 0, this::destroyWorker,
                 () -> !transfers.isEmpty() || !sending.isEmpty() || !pendingAttaches.isEmpty());
         this.progress.start();
         OPEN.incrementAndGet();
@@ -844,7 +845,7 @@ final class UcxAgent implements Agent {
         }
         attached.put(peerName, a);
         long[] live = registrations.stream().mapToLong(r -> r.id).toArray();
-        send(a.endpoint, Wire.attachAck(name, attachment, live), error -> {
+        answer(a, Wire.attachAck(name, attachment, live), error -> {
             if (error != null) {
                 lost(a, error);
             }
@@ -906,7 +907,7 @@ final class UcxAgent implements Agent {
         rounds.put(round.id, round);
         round.done.whenComplete((v, t) -> rounds.remove(round.id)); // completed on this thread
         for (Attached a : List.copyOf(attached.values())) {
-            send(a.endpoint, Wire.revoke(name, round.id, regionId), e -> {
+            answer(a, Wire.revoke(name, round.id, regionId), e -> {
                 if (e != null) {
                     round.left(a.name);
                 }
@@ -937,6 +938,15 @@ final class UcxAgent implements Agent {
         } catch (ExecutionException e) {
             throw new IllegalStateException(e.getCause());
         }
+    }
+
+    /** Sends a control message to a peer that attached, on the answer worker; {@code then} as for {@link #send}. */
+    private void answer(Attached a, byte[] message, java.util.function.Consumer<String> then) {
+        answersInFlight++;
+        send(a.endpoint, message, e -> {
+            answersInFlight--;
+            then.accept(e);
+        });
     }
 
     /** Sends a control message; {@code then} (if any) gets null or the failure, on the progress thread. */
