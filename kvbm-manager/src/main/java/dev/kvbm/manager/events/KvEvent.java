@@ -73,17 +73,15 @@ public record KvEvent(long workerId, long instance, long eventId, Data data) {
     }
 
     /**
-     * Registered blocks were evicted.
+     * Registered blocks were evicted. With no hashes it changes nothing and only uses up its event id: a
+     * {@link KvEventPublisher} sends one right after an id it skipped, so that consumers see the gap at once.
      *
-     * @param sequenceHashes their sequence hashes, at least one
+     * @param sequenceHashes their sequence hashes, possibly none
      */
     public record Removed(long[] sequenceHashes) implements Data {
-        /** Checks and copies the hashes. */
+        /** Copies the hashes. */
         public Removed {
             sequenceHashes = sequenceHashes.clone();
-            if (sequenceHashes.length == 0) {
-                throw new IllegalArgumentException("a removed event needs at least one hash");
-            }
         }
 
         @Override

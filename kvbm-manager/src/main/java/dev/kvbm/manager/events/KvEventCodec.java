@@ -162,8 +162,8 @@ public final class KvEventCodec {
                     throw new KvEventFormatException("event.data.removed must be an object");
                 }
                 JsonNode hashes = body.get("block_hashes");
-                if (hashes == null || !hashes.isArray() || hashes.isEmpty() || hashes.size() > MAX_EVENT_BLOCKS) {
-                    throw new KvEventFormatException("event.data.removed.block_hashes must be an array of 1 to "
+                if (hashes == null || !hashes.isArray() || hashes.size() > MAX_EVENT_BLOCKS) {
+                    throw new KvEventFormatException("event.data.removed.block_hashes must be an array of 0 to "
                             + MAX_EVENT_BLOCKS + " u64 values");
                 }
                 long[] out = new long[hashes.size()];

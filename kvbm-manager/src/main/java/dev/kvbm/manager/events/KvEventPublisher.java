@@ -25,8 +25,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * now) and then applies the events numbered after it, so an event of a batch older than the dropped ones must not
  * come after the skipped id; should a drop notice ever arrive before batches that were buffered ahead of the drop,
  * the publisher skips another id after each of them. Drops for other subscribers of the same pool cost it nothing.
- * A consumer sees a skipped id when the next event arrives: after a drop at the very end of a burst, with the
- * worker's next operation (the event format has no event that says nothing).
+ * An id is never skipped silently: an event follows it at once, the next batch's or, when no batch follows (drops at
+ * the very end of a burst, after which the worker may stay idle), a {@link KvEvent.Removed} with no hashes, which
+ * changes nothing. So a consumer sees the gap without waiting for the worker's next operation.
  */
 public final class KvEventPublisher implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(KvEventPublisher.class.getName());
@@ -81,6 +82,7 @@ public final class KvEventPublisher implements AutoCloseable {
                     noticed = Math.max(noticed, lastDropped);
                     if (lastDropped > covered) { // not yet seen as a skipped number: the drops are the newest
                         skipForDrops();
+                        revealSkip();
                         covered = lastDropped;
                     }
                 }
@@ -181,11 +183,17 @@ public final class KvEventPublisher implements AutoCloseable {
             }
             if (batch.sequence() < noticed) { // older than drops already skipped for: skip again after it
                 skipForDrops();
+                revealSkip();
             }
             // Last, so batchesBehind() counts a batch until its events are out. Lower: buffered before drops that a
             // notice already skipped for.
             covered = Math.max(covered, batch.sequence());
         }
+    }
+
+    /** Sends the event that shows consumers the id just skipped; the caller holds the lock. */
+    private void revealSkip() {
+        send(new KvEvent.Removed(new long[0]));
     }
 
     private void sendRemoved(List<Long> removed) {
