@@ -951,14 +951,10 @@ final class UcxAgent implements Agent {
 
     /** Sends a control message; {@code then} (if any) gets null or the failure, on the progress thread. */
     private void send(UcpEndpoint ep, byte[] message, java.util.function.Consumer<String> then) {
-        send(ep, message, 0, then);
-    }
-
-    private void send(UcpEndpoint ep, byte[] message, long flags, java.util.function.Consumer<String> then) {
         ByteBuffer buffer = ByteBuffer.allocateDirect(message.length).put(message).flip();
         sending.add(buffer);
         try {
-            ep.sendAmNonBlocking(AM_ID, 0, 0, UcxUtils.getAddress(buffer), message.length, AM_SEND_FLAG_EAGER | flags,
+            ep.sendAmNonBlocking(AM_ID, 0, 0, UcxUtils.getAddress(buffer), message.length, AM_SEND_FLAG_EAGER,
                     new UcxCallback() {
                         @Override
                         public void onSuccess(UcpRequest request) {
