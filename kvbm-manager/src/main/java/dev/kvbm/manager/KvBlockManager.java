@@ -146,7 +146,7 @@ public final class KvBlockManager implements AutoCloseable {
         if (b.eventSink != null) {
             this.eventSink = dev.kvbm.manager.events.KvEventSinkProvider.named(b.eventSink).open(b.eventSettings);
             this.eventPublisher = new dev.kvbm.manager.events.KvEventPublisher(b.workerId, built.get(Tier.G1).pool,
-                    eventSink);
+                    eventSink, b.eventHeartbeat);
         } else {
             this.eventSink = null;
             this.eventPublisher = null;
@@ -836,6 +836,7 @@ public final class KvBlockManager implements AutoCloseable {
         private Backends backends;
         private String eventSink; // null: no events published
         private Map<String, String> eventSettings = Map.of();
+        private java.time.Duration eventHeartbeat = dev.kvbm.manager.events.KvEventPublisher.DEFAULT_HEARTBEAT;
 
         private Builder() {
         }
@@ -852,6 +853,24 @@ public final class KvBlockManager implements AutoCloseable {
         public Builder events(String sink, Map<String, String> settings) {
             this.eventSink = Objects.requireNonNull(sink, "sink");
             this.eventSettings = Map.copyOf(settings);
+            return this;
+        }
+
+        /**
+         * Sets how long the event publisher stays silent before it sends an event that changes nothing, so that a
+         * router learns of a lost last event while the worker is idle (see
+         * {@link dev.kvbm.manager.events.KvEventPublisher}).
+         *
+         * @param heartbeat the silence; {@link java.time.Duration#ZERO} for none; default 1 second
+         * @return this builder
+         */
+        public Builder eventHeartbeat(java.time.Duration heartbeat) {
+            Objects.requireNonNull(heartbeat, "heartbeat");
+            if (heartbeat.isNegative()) {
+                throw new IllegalArgumentException("the event heartbeat must be zero (none) or positive, got "
+                        + heartbeat);
+            }
+            this.eventHeartbeat = heartbeat;
             return this;
         }
 

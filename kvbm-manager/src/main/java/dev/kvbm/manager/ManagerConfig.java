@@ -35,6 +35,7 @@ import java.util.regex.Pattern;
  *   g3: {bytes: 64GiB, directory: /mnt/nvme/kvbm}
  * offload: {max_in_flight: 4, batch_size: 16}
  * events: {sink: nats, servers: "nats://10.0.0.5:4222", namespace: prod}   # optional; or {sink: in-process}
+ *                               # heartbeat_ms: 1000 (default; 0: none), the silence before an empty event
  * </pre>
  */
 final class ManagerConfig {
@@ -110,7 +111,14 @@ final class ManagerConfig {
                 Map<String, String> settings = new java.util.LinkedHashMap<>();
                 for (Iterator<String> it = events.fieldNames(); it.hasNext(); ) {
                     String key = it.next();
-                    if (!key.equals("sink")) {
+                    if (key.equals("heartbeat_ms")) {
+                        int ms = integer(events.get(key), "events.heartbeat_ms");
+                        if (ms < 0) {
+                            throw error("events.heartbeat_ms must be 0 (none) or a positive number of milliseconds,"
+                                    + " got " + ms);
+                        }
+                        b.eventHeartbeat(java.time.Duration.ofMillis(ms));
+                    } else if (!key.equals("sink")) {
                         settings.put(key, text(events.get(key), "events." + key));
                     }
                 }

@@ -98,6 +98,10 @@ class ManagerConfigTest {
         assertRefused("n.yaml", model + "tiers: {g2: {blocks: 3}}", "tier G1 is required");
         assertRefused("o.yaml", model + "tiers: {g1: {blocks: 3, block_dimension: block_is_first_dim}}",
                 "applies to layout layer_separate only");
+        assertRefused("p.yaml", model + "tiers: {g1: {blocks: 3}}\nevents: {sink: in-process, heartbeat_ms: -5}",
+                "events.heartbeat_ms must be 0 (none) or a positive number of milliseconds, got -5");
+        assertRefused("q.yaml", model + "tiers: {g1: {blocks: 3}}\nevents: {sink: in-process, heartbeat_ms: 1s}",
+                "events.heartbeat_ms must be an integer");
     }
 
     private void assertRefused(String name, String text, String... fragments) throws IOException {

@@ -4,11 +4,15 @@ import dev.kvbm.manager.BlockEvent;
 import dev.kvbm.manager.BlockEvents;
 import dev.kvbm.manager.BlockPool;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.OptionalLong;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Flow;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -28,9 +32,18 @@ import java.util.concurrent.atomic.AtomicLong;
  * An id is never skipped silently: an event follows it at once, the next batch's or, when no batch follows (drops at
  * the very end of a burst, after which the worker may stay idle), a {@link KvEvent.Removed} with no hashes, which
  * changes nothing. So a consumer sees the gap without waiting for the worker's next operation.
+ *
+ * <p>An event the transport loses at the end of a burst (NATS delivers at most once) leaves no skipped id for the
+ * publisher to show. For that, a publisher that has sent nothing for a {@linkplain #DEFAULT_HEARTBEAT heartbeat}
+ * sends the same event that changes nothing, and again after every further heartbeat of silence: a consumer learns
+ * of a lost last event within about two heartbeats, though the worker stays idle. An idle worker costs one small
+ * message a heartbeat.
  */
 public final class KvEventPublisher implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(KvEventPublisher.class.getName());
+
+    /** How long a publisher stays silent before it sends an event that changes nothing: 1 second. */
+    public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(1);
 
     private final long workerId;
     private final long instance = new java.security.SecureRandom().nextLong();
@@ -47,16 +60,36 @@ public final class KvEventPublisher implements AutoCloseable {
     private final AtomicLong failed = new AtomicLong();
     private volatile Flow.Subscription subscription;
     private final AutoCloseable snapshots;
+    private boolean sentSinceBeat; // guarded by lock
+    private final ScheduledExecutorService heartbeats; // null when off
 
     /**
-     * Starts publishing: sends {@link KvEvent.Cleared}, then every event of {@code pool}, and serves snapshots
-     * through the sink.
+     * Starts publishing, with the {@link #DEFAULT_HEARTBEAT}: sends {@link KvEvent.Cleared}, then every event of
+     * {@code pool}, and serves snapshots through the sink.
      *
      * @param workerId the worker's id
      * @param pool     the pool whose registered blocks the events describe (a router follows the first tier)
      * @param sink     where the events go
      */
     public KvEventPublisher(long workerId, BlockPool pool, KvEventSink sink) {
+        this(workerId, pool, sink, DEFAULT_HEARTBEAT);
+    }
+
+    /**
+     * Starts publishing: sends {@link KvEvent.Cleared}, then every event of {@code pool}, and serves snapshots
+     * through the sink.
+     *
+     * @param workerId  the worker's id
+     * @param pool      the pool whose registered blocks the events describe (a router follows the first tier)
+     * @param sink      where the events go
+     * @param heartbeat the silence after which an event that changes nothing is sent; {@link Duration#ZERO} for
+     *                  none (then a lost last event shows only with the worker's next operation)
+     */
+    public KvEventPublisher(long workerId, BlockPool pool, KvEventSink sink, Duration heartbeat) {
+        Objects.requireNonNull(heartbeat, "heartbeat");
+        if (heartbeat.isNegative()) {
+            throw new IllegalArgumentException("the heartbeat must be zero (none) or positive, got " + heartbeat);
+        }
         this.workerId = workerId;
         this.pool = Objects.requireNonNull(pool, "pool");
         this.sink = Objects.requireNonNull(sink, "sink");
@@ -82,7 +115,7 @@ public final class KvEventPublisher implements AutoCloseable {
                     noticed = Math.max(noticed, lastDropped);
                     if (lastDropped > covered) { // not yet seen as a skipped number: the drops are the newest
                         skipForDrops();
-                        revealSkip();
+                        sendNothing(); // shows the skipped id
                         covered = lastDropped;
                     }
                 }
@@ -98,6 +131,28 @@ public final class KvEventPublisher implements AutoCloseable {
             }
         });
         this.snapshots = sink.serveSnapshots(this);
+        if (heartbeat.isZero()) {
+            this.heartbeats = null;
+        } else {
+            // A thread of its own: a beat waits for the lock while a sink hangs, and must not hold up anyone else's.
+            this.heartbeats = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "kvbm-kv-events-heartbeat-" + Long.toUnsignedString(workerId));
+                t.setDaemon(true);
+                return t;
+            });
+            long nanos = heartbeat.toNanos();
+            heartbeats.scheduleWithFixedDelay(this::beat, nanos, nanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** Sends an event that changes nothing when nothing was sent since the last beat. */
+    private void beat() {
+        synchronized (lock) {
+            if (!sentSinceBeat) {
+                sendNothing();
+            }
+            sentSinceBeat = false;
+        }
     }
 
     /** {@return the worker's id} */
@@ -183,7 +238,7 @@ public final class KvEventPublisher implements AutoCloseable {
             }
             if (batch.sequence() < noticed) { // older than drops already skipped for: skip again after it
                 skipForDrops();
-                revealSkip();
+                sendNothing(); // shows the skipped id
             }
             // Last, so batchesBehind() counts a batch until its events are out. Lower: buffered before drops that a
             // notice already skipped for.
@@ -191,8 +246,8 @@ public final class KvEventPublisher implements AutoCloseable {
         }
     }
 
-    /** Sends the event that shows consumers the id just skipped; the caller holds the lock. */
-    private void revealSkip() {
+    /** Sends an event that changes nothing but uses up an id, which shows the ids before it; under the lock. */
+    private void sendNothing() {
         send(new KvEvent.Removed(new long[0]));
     }
 
@@ -204,6 +259,7 @@ public final class KvEventPublisher implements AutoCloseable {
     /** Sends one event with the next id; the caller holds the lock. */
     private void send(KvEvent.Data data) {
         KvEvent event = new KvEvent(workerId, instance, ++lastEventId, data);
+        sentSinceBeat = true;
         try {
             sink.publish(event);
         } catch (RuntimeException e) {
@@ -233,9 +289,12 @@ public final class KvEventPublisher implements AutoCloseable {
         return new KvSnapshot(workerId, instance, last[0], out);
     }
 
-    /** Stops publishing and serving snapshots. */
+    /** Stops publishing, heartbeats included, and serving snapshots. */
     @Override
     public void close() {
+        if (heartbeats != null) {
+            heartbeats.shutdownNow();
+        }
         Flow.Subscription s = subscription;
         if (s != null) {
             s.cancel();

@@ -7,14 +7,17 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The index over the in-process bus against the ground truth of the workers' own pools. */
 @org.junit.jupiter.api.Timeout(value = 3, unit = java.util.concurrent.TimeUnit.MINUTES)
@@ -242,6 +245,78 @@ class KvIndexerTest {
             assertThat(indexer.workers()).containsEntry(9L, false);
             assertIndexMatches(indexer, 9, pool);
             publisher.close();
+        }
+    }
+
+    /** A sink that keeps what it is given (a test double for a transport). */
+    private record Capture(List<KvEvent> events) implements KvEventSink {
+        @Override
+        public void publish(KvEvent event) {
+            events.add(event);
+        }
+
+        @Override
+        public AutoCloseable serveSnapshots(KvEventPublisher publisher) {
+            return () -> { };
+        }
+    }
+
+    @Test
+    void anIdlePublisherSendsAnEventThatChangesNothingEveryHeartbeatAndNoneWithoutOne() throws Exception {
+        List<KvEvent> beating = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<KvEvent> silent = new java.util.concurrent.CopyOnWriteArrayList<>();
+        BlockPool pool = BlockPool.create("G1-beating", 16, Workload.PAGE, BlockPool.Duplicates.REFUSE);
+        BlockPool quiet = BlockPool.create("G1-silent", 16, Workload.PAGE, BlockPool.Duplicates.REFUSE);
+        try (KvEventPublisher p = new KvEventPublisher(11, pool, new Capture(beating), Duration.ofMillis(20));
+             KvEventPublisher q = new KvEventPublisher(12, quiet, new Capture(silent), Duration.ZERO)) {
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (beating.size() < 4) {
+                assertThat(System.nanoTime()).as("three heartbeats of an idle publisher").isLessThan(deadline);
+                Thread.sleep(10);
+            }
+            assertThat(beating.getFirst().data()).isInstanceOf(KvEvent.Cleared.class);
+            for (int i = 1; i < 4; i++) {
+                assertThat(beating.get(i).eventId()).isEqualTo(i + 1);
+                assertThat(beating.get(i).data()).isEqualTo(new KvEvent.Removed(new long[0]));
+            }
+            assertThat(silent).as("a publisher without heartbeat, idle as long").hasSize(1);
+            assertThat(q.lastEventId()).isEqualTo(1);
+        }
+        assertThatThrownBy(() -> new KvEventPublisher(13, pool, new Capture(new ArrayList<>()),
+                Duration.ofMillis(-1))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("zero");
+    }
+
+    @Test
+    void aLostLastEventIsLearnedWhileTheWorkerStaysIdle() throws Exception {
+        try (KvEventBus bus = new KvEventBus(); KvIndexer indexer = new KvIndexer(bus, Duration.ofMillis(500))) {
+            bus.subscribe(indexer);
+            java.util.concurrent.atomic.AtomicBoolean losing = new java.util.concurrent.atomic.AtomicBoolean();
+            BlockPool pool = BlockPool.create("G1-lossy", 64, Workload.PAGE, BlockPool.Duplicates.REFUSE);
+            KvEventPublisher publisher = new KvEventPublisher(5, pool, new Lossy(bus, 1, new AtomicLong(), losing),
+                    Duration.ofMillis(100));
+            Workload load = new Workload(5);
+            for (int i = 0; i < 50; i++) {
+                load.step(pool);
+            }
+            awaitSettled(indexer, Map.of(5L, pool), Map.of(5L, publisher));
+            losing.set(true); // the transport loses what comes now: the worker's last change
+            long before = pool.events().lastSequence();
+            while (pool.events().lastSequence() == before) {
+                load.step(pool);
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (publisher.batchesBehind() > 0) {
+                assertThat(System.nanoTime()).as("the publisher caught up").isLessThan(deadline);
+                Thread.sleep(5);
+            }
+            losing.set(false);
+            long sequence = pool.events().lastSequence();
+            awaitSettled(indexer, Map.of(5L, pool), Map.of(5L, publisher));
+            assertThat(pool.events().lastSequence()).as("the pool stayed idle").isEqualTo(sequence);
+            assertThat(indexer.gaps()).isPositive();
+            assertIndexMatches(indexer, 5, pool);
+            publisher.close();
+            pool.close();
         }
     }
 
