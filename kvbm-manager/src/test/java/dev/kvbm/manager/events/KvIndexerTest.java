@@ -397,9 +397,9 @@ class KvIndexerTest {
                     publishers.put(2L, new KvEventPublisher(2, pools.get(2L), sink));
                 }
             }
-            // The last event may have been lost (batches dropped for a publisher that fell behind show themselves):
-            // once the publishers caught up, one more step per worker, delivered, exposes the gap (were it lost
-            // too, nothing could: the index would wait for an event that never comes).
+            // The last event may have been lost: once the publishers caught up, one more step per worker, delivered,
+            // exposes the gap at once (the heartbeat would too, within a second or two;
+            // aLostLastEventIsLearnedWhileTheWorkerStaysIdle tests that on its own).
             losing.set(false);
             for (long w : pools.keySet()) {
                 long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
