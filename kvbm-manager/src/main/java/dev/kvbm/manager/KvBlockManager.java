@@ -861,16 +861,12 @@ public final class KvBlockManager implements AutoCloseable {
          * router learns of a lost last event while the worker is idle (see
          * {@link dev.kvbm.manager.events.KvEventPublisher}).
          *
-         * @param heartbeat the silence; {@link java.time.Duration#ZERO} for none; default 1 second
+         * @param heartbeat the silence, at least a millisecond; {@link java.time.Duration#ZERO} for none; default 1
+         *                  second; checked when the manager is built
          * @return this builder
          */
         public Builder eventHeartbeat(java.time.Duration heartbeat) {
-            Objects.requireNonNull(heartbeat, "heartbeat");
-            if (heartbeat.isNegative()) {
-                throw new IllegalArgumentException("the event heartbeat must be zero (none) or positive, got "
-                        + heartbeat);
-            }
-            this.eventHeartbeat = heartbeat;
+            this.eventHeartbeat = Objects.requireNonNull(heartbeat, "heartbeat");
             return this;
         }
 

@@ -82,13 +82,15 @@ public final class KvEventPublisher implements AutoCloseable {
      * @param workerId  the worker's id
      * @param pool      the pool whose registered blocks the events describe (a router follows the first tier)
      * @param sink      where the events go
-     * @param heartbeat the silence after which an event that changes nothing is sent; {@link Duration#ZERO} for
-     *                  none (then a lost last event shows only with the worker's next operation)
+     * @param heartbeat the silence after which an event that changes nothing is sent, at least a millisecond;
+     *                  {@link Duration#ZERO} for none (then a lost last event shows only with the worker's next
+     *                  operation)
      */
     public KvEventPublisher(long workerId, BlockPool pool, KvEventSink sink, Duration heartbeat) {
         Objects.requireNonNull(heartbeat, "heartbeat");
-        if (heartbeat.isNegative()) {
-            throw new IllegalArgumentException("the heartbeat must be zero (none) or positive, got " + heartbeat);
+        if (heartbeat.isNegative() || (!heartbeat.isZero() && heartbeat.compareTo(Duration.ofMillis(1)) < 0)) {
+            throw new IllegalArgumentException("the heartbeat must be zero (none) or at least 1 ms (shorter ones would"
+                    + " flood the sink with empty events), got " + heartbeat);
         }
         this.workerId = workerId;
         this.pool = Objects.requireNonNull(pool, "pool");
@@ -140,7 +142,9 @@ public final class KvEventPublisher implements AutoCloseable {
                 t.setDaemon(true);
                 return t;
             });
-            long nanos = heartbeat.toNanos();
+            // Saturated: a heartbeat of centuries is never.
+            long nanos = heartbeat.compareTo(Duration.ofNanos(Long.MAX_VALUE)) >= 0 ? Long.MAX_VALUE
+                    : heartbeat.toNanos();
             heartbeats.scheduleWithFixedDelay(this::beat, nanos, nanos, TimeUnit.NANOSECONDS);
         }
     }

@@ -282,8 +282,16 @@ class KvIndexerTest {
             assertThat(silent).as("a publisher without heartbeat, idle as long").hasSize(1);
             assertThat(q.lastEventId()).isEqualTo(1);
         }
-        assertThatThrownBy(() -> new KvEventPublisher(13, pool, new Capture(new ArrayList<>()),
-                Duration.ofMillis(-1))).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("zero");
+        for (Duration bad : List.of(Duration.ofMillis(-1), Duration.ofNanos(999_999))) {
+            assertThatThrownBy(() -> new KvEventPublisher(13, pool, new Capture(new ArrayList<>()), bad))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("zero (none) or at least 1 ms").hasMessageContaining(bad.toString());
+        }
+        List<KvEvent> never = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (KvEventPublisher centuries = new KvEventPublisher(14, pool, new Capture(never),
+                Duration.ofDays(365L * 1000_000))) { // past what nanoseconds can count: taken as never
+            assertThat(never).hasSize(1);
+        }
     }
 
     @Test
