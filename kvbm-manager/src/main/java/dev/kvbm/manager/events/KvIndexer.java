@@ -30,6 +30,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * held-back events after its {@code lastEventId} are applied. A worker first seen in the middle of its stream is
  * resynchronised the same way; event id 1 ({@link KvEvent.Cleared}) from a known worker means it restarted.
  * Malformed input ({@link #acceptJson}) is counted and dropped with a logged reason. Thread-safe.
+ *
+ * <p>A worker that dies sends nothing more. Given a {@code forgetAfter}, the index forgets a worker it has heard
+ * nothing from for that long, so a router stops sending requests after blocks that are gone; publishers send a
+ * heartbeat while idle ({@link KvEventPublisher#DEFAULT_HEARTBEAT}), so a live worker is never silent for long. A
+ * forgotten worker that speaks again is resynchronised like a new one. Without it, workers leave the index only
+ * through {@link #forget} (for a router that follows discovery).
  */
 public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(KvIndexer.class.getName());
@@ -49,6 +55,8 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
     private final AtomicLong malformed = new AtomicLong();
     private final AtomicLong snapshotsApplied = new AtomicLong();
     private final AtomicLong applied = new AtomicLong();
+    private final AtomicLong forgotten = new AtomicLong();
+    private final long forgetAfterNanos; // 0: never
 
     private static final class Worker {
         final Set<Long> hashes = new HashSet<>();
@@ -60,15 +68,54 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
         boolean stale;
         boolean requesting;
         final TreeMap<Long, KvEvent> pending = new TreeMap<>();
+        long lastHeard = System.nanoTime();
     }
 
     /**
+     * An index that forgets workers only through {@link #forget}.
+     *
      * @param snapshots where to ask a worker for its snapshot
      * @param retry     how long to wait for a snapshot before asking again
      */
     public KvIndexer(SnapshotSource snapshots, Duration retry) {
+        this(snapshots, retry, Duration.ZERO);
+    }
+
+    /**
+     * @param snapshots   where to ask a worker for its snapshot
+     * @param retry       how long to wait for a snapshot before asking again
+     * @param forgetAfter how long a worker may stay silent before it is forgotten as gone, at least a millisecond,
+     *                    and best several of its publisher's heartbeats (e.g. 10 s for the default 1 s, so that a
+     *                    few lost heartbeats do not drop a live worker); {@link Duration#ZERO} for never
+     */
+    public KvIndexer(SnapshotSource snapshots, Duration retry, Duration forgetAfter) {
         this.snapshots = Objects.requireNonNull(snapshots, "snapshots");
         this.retry = Objects.requireNonNull(retry, "retry");
+        Objects.requireNonNull(forgetAfter, "forgetAfter");
+        if (forgetAfter.isNegative() || (!forgetAfter.isZero() && forgetAfter.compareTo(Duration.ofMillis(1)) < 0)) {
+            throw new IllegalArgumentException("forgetAfter must be zero (never) or at least 1 ms, got " + forgetAfter);
+        }
+        this.forgetAfterNanos = forgetAfter.compareTo(Duration.ofNanos(Long.MAX_VALUE)) >= 0 ? Long.MAX_VALUE
+                : forgetAfter.toNanos();
+        if (forgetAfterNanos > 0) {
+            long period = Math.max(TimeUnit.MILLISECONDS.toNanos(1), forgetAfterNanos / 4);
+            timer.scheduleWithFixedDelay(this::forgetSilent, period, period, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** Forgets the workers heard from last more than {@code forgetAfter} ago. */
+    private synchronized void forgetSilent() {
+        long now = System.nanoTime();
+        for (var it = workers.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Long, Worker> e = it.next();
+            if (now - e.getValue().lastHeard > forgetAfterNanos) {
+                it.remove();
+                clear(e.getKey(), e.getValue());
+                forgotten.incrementAndGet();
+                LOG.log(System.Logger.Level.INFO, "worker {0}: nothing heard for {1} ms; forgotten",
+                        Long.toUnsignedString(e.getKey()), TimeUnit.NANOSECONDS.toMillis(now - e.getValue().lastHeard));
+            }
+        }
     }
 
     /**
@@ -102,6 +149,9 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
         Worker w = workers.get(id);
         if (w != null && w.instance != event.instance() && w.retired.contains(event.instance())) {
             return; // a late event of a run that has since restarted
+        }
+        if (w != null) {
+            w.lastHeard = System.nanoTime();
         }
         if (w != null && !w.instanceKnown) {
             hold(id, w, event); // resync() asked for a snapshot; it will say which run these belong to
@@ -290,8 +340,8 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
 
     /**
      * Asks a worker for its snapshot now, whether or not any of its events were seen: for a router that learns of a
-     * worker from discovery, or one that starts after the worker published its events (an idle worker sends no
-     * event that would reveal the gap).
+     * worker from discovery, or one that starts after the worker published its events (so that it need not wait
+     * for the worker's next event or heartbeat to see the gap).
      *
      * @param workerId the worker
      */
@@ -367,6 +417,11 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
     public synchronized long lastEventId(long workerId) {
         Worker w = workers.get(workerId);
         return w == null ? 0 : w.lastEventId;
+    }
+
+    /** {@return workers forgotten because nothing was heard from them for {@code forgetAfter}} */
+    public long forgottenWorkers() {
+        return forgotten.get();
     }
 
     /** {@return gaps seen in event ids} */

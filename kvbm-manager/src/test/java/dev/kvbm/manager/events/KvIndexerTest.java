@@ -329,6 +329,50 @@ class KvIndexerTest {
     }
 
     @Test
+    void aWorkerSilentForForgetAfterIsForgottenWhileOneWithAHeartbeatIsKept() throws Exception {
+        try (KvEventBus bus = new KvEventBus();
+             KvIndexer indexer = new KvIndexer(bus, Duration.ofMillis(500), Duration.ofSeconds(2))) {
+            bus.subscribe(indexer);
+            BlockPool beating = BlockPool.create("G1-alive", 64, Workload.PAGE, BlockPool.Duplicates.REFUSE);
+            BlockPool silent = BlockPool.create("G1-gone", 64, Workload.PAGE, BlockPool.Duplicates.REFUSE);
+            KvEventPublisher alive = new KvEventPublisher(21, beating, bus, Duration.ofMillis(100));
+            KvEventPublisher gone = new KvEventPublisher(22, silent, bus, Duration.ZERO); // as a dead worker would be
+            Workload a = new Workload(21);
+            Workload b = new Workload(22);
+            for (int i = 0; i < 30; i++) {
+                a.step(beating);
+                b.step(silent);
+            }
+            awaitSettled(indexer, Map.of(21L, beating, 22L, silent), Map.of(21L, alive, 22L, gone));
+            long[] held = silent.registeredBlocks(() -> { }).stream().mapToLong(BlockPool.RegisteredBlock::sequenceHash)
+                    .limit(1).toArray();
+            assertThat(held).isNotEmpty();
+            assertThat(indexer.match(held)).containsKey(22L);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (indexer.workers().containsKey(22L)) {
+                assertThat(System.nanoTime()).as("the silent worker is forgotten").isLessThan(deadline);
+                Thread.sleep(20);
+            }
+            assertThat(indexer.forgottenWorkers()).isEqualTo(1);
+            assertThat(indexer.workers()).containsEntry(21L, false);
+            assertIndexMatches(indexer, 21, beating);
+            assertThat(indexer.match(held)).as("a forgotten worker's blocks are not offered").doesNotContainKey(22L);
+            // It speaks again: it is back, resynchronised like a new worker.
+            long before = silent.events().lastSequence();
+            while (silent.events().lastSequence() == before) {
+                b.step(silent);
+            }
+            deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (!Boolean.FALSE.equals(indexer.workers().get(22L))) {
+                assertThat(System.nanoTime()).as("the worker that spoke again is known again").isLessThan(deadline);
+                Thread.sleep(10);
+            }
+            alive.close();
+            gone.close();
+        }
+    }
+
+    @Test
     void aManagerBuiltWithTheInProcessSinkPublishesOnTheSharedBus() throws Exception {
         try (KvIndexer indexer = new KvIndexer(KvEventBus.shared(), Duration.ofMillis(500));
              dev.kvbm.manager.KvBlockManager kvbm = dev.kvbm.manager.KvBlockManager.builder()
