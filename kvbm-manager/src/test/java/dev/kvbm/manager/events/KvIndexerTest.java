@@ -370,6 +370,12 @@ class KvIndexerTest {
             alive.close();
             gone.close();
         }
+        for (Duration bad : List.of(Duration.ofSeconds(-1), Duration.ofNanos(10))) {
+            assertThatThrownBy(() -> new KvIndexer(w -> null, Duration.ofSeconds(1), bad))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("forgetAfter must be zero (never) or at least 1 ms, got " + bad);
+        }
+        new KvIndexer(w -> null, Duration.ofSeconds(1), Duration.ofDays(365L * 1000_000)).close(); // never
     }
 
     @Test
