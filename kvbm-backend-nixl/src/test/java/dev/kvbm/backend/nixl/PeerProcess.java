@@ -73,6 +73,10 @@ final class PeerProcess implements AutoCloseable {
         return region;
     }
 
+    boolean isAlive() {
+        return process.isAlive();
+    }
+
     /** SIGKILL: the peer gets no chance to say goodbye. */
     void kill() {
         process.destroyForcibly();

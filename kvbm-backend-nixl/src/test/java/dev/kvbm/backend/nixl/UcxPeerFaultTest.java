@@ -172,6 +172,37 @@ class UcxPeerFaultTest {
         assertThat(Ucx.MEMORY.bytesOutstanding()).as("host memory left").isEqualTo(memoryBefore);
     }
 
+    /**
+     * A reader that dies and comes back under the same name attaches again: the agent answers the new one (its
+     * answer to the dead one is closed), and the new one confirms a withdrawal, so it ends without the peer timeout.
+     */
+    @Test
+    void aReaderThatRestartsUnderItsNameIsAnsweredAndConfirmsWithdrawals() throws Exception {
+        Duration longTimeout = Duration.ofSeconds(60);
+        Agent agent = Ucx.PROVIDER.create("restarted-reader-target", new AgentProvider.Options(longTimeout, Map.of()));
+        try (Storage first = Ucx.MEMORY.allocate(StorageKind.SYSTEM, 1 << 20, 4096);
+             Storage second = Ucx.MEMORY.allocate(StorageKind.SYSTEM, 1 << 20, 4096)) {
+            agent.register(first);
+            agent.register(second);
+            try (PeerProcess dead = PeerProcess.start("restarting-reader", 4096, 1, agent.localMetadata())) {
+                dead.kill();
+            }
+            try (PeerProcess reader = PeerProcess.start("restarting-reader", 4096, 2, agent.localMetadata())) {
+                CompletableFuture<Void> withdrawn = CompletableFuture.runAsync(first::close);
+                try {
+                    withdrawn.get(30, TimeUnit.SECONDS);
+                } catch (TimeoutException e) {
+                    fail("the restarted reader did not confirm a withdrawal within 30 s (the peer timeout is "
+                            + longTimeout + ")");
+                }
+                assertThat(reader.isAlive()).as("the restarted reader, still serving").isTrue();
+            }
+        } finally {
+            CompletableFuture.runAsync(agent::close).get(30, TimeUnit.SECONDS);
+        }
+        assertThat(UcxAgent.MAPPED.get()).as("UCX registrations left").isZero();
+    }
+
     /** The whole of both regions, as 64 KiB pieces (many operations in flight). */
     private static AgentTransfer pieces(AgentTransfer.Operation op, MemoryRegion local, MemoryRegion remote,
                                         String peer) {
