@@ -87,11 +87,8 @@ public final class KvEventPublisher implements AutoCloseable {
      *                  operation)
      */
     public KvEventPublisher(long workerId, BlockPool pool, KvEventSink sink, Duration heartbeat) {
-        Objects.requireNonNull(heartbeat, "heartbeat");
-        if (heartbeat.isNegative() || (!heartbeat.isZero() && heartbeat.compareTo(Duration.ofMillis(1)) < 0)) {
-            throw new IllegalArgumentException("the heartbeat must be zero (none) or at least 1 ms (shorter ones would"
-                    + " flood the sink with empty events), got " + heartbeat);
-        }
+        long nanos = Periods.nanosOrZero(heartbeat, "the heartbeat", "none",
+                " (shorter ones would flood the sink with empty events)");
         this.workerId = workerId;
         this.pool = Objects.requireNonNull(pool, "pool");
         this.sink = Objects.requireNonNull(sink, "sink");
@@ -133,7 +130,7 @@ public final class KvEventPublisher implements AutoCloseable {
             }
         });
         this.snapshots = sink.serveSnapshots(this);
-        if (heartbeat.isZero()) {
+        if (nanos == 0) {
             this.heartbeats = null;
         } else {
             // A thread of its own: a beat waits for the lock while a sink hangs, and must not hold up anyone else's.
@@ -142,9 +139,6 @@ public final class KvEventPublisher implements AutoCloseable {
                 t.setDaemon(true);
                 return t;
             });
-            // Saturated: a heartbeat of centuries is never.
-            long nanos = heartbeat.compareTo(Duration.ofNanos(Long.MAX_VALUE)) >= 0 ? Long.MAX_VALUE
-                    : heartbeat.toNanos();
             heartbeats.scheduleWithFixedDelay(this::beat, nanos, nanos, TimeUnit.NANOSECONDS);
         }
     }

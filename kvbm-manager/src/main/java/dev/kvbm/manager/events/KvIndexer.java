@@ -91,12 +91,7 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
     public KvIndexer(SnapshotSource snapshots, Duration retry, Duration forgetAfter) {
         this.snapshots = Objects.requireNonNull(snapshots, "snapshots");
         this.retry = Objects.requireNonNull(retry, "retry");
-        Objects.requireNonNull(forgetAfter, "forgetAfter");
-        if (forgetAfter.isNegative() || (!forgetAfter.isZero() && forgetAfter.compareTo(Duration.ofMillis(1)) < 0)) {
-            throw new IllegalArgumentException("forgetAfter must be zero (never) or at least 1 ms, got " + forgetAfter);
-        }
-        this.forgetAfterNanos = forgetAfter.compareTo(Duration.ofNanos(Long.MAX_VALUE)) >= 0 ? Long.MAX_VALUE
-                : forgetAfter.toNanos();
+        this.forgetAfterNanos = Periods.nanosOrZero(forgetAfter, "forgetAfter", "never", "");
         if (forgetAfterNanos > 0) {
             long period = Math.max(TimeUnit.MILLISECONDS.toNanos(1), forgetAfterNanos / 4);
             timer.scheduleWithFixedDelay(this::forgetSilent, period, period, TimeUnit.NANOSECONDS);
