@@ -88,6 +88,7 @@ public final class BlockPool implements AutoCloseable {
     private long registerMark; // guarded by lock
     private int active;
     private volatile Consumer<List<BlockMeta>> evictionListener; // set once by the manager before use
+    private BlockStates states; // null unless peers may read blocks without holding them; set before use
     private final AtomicLong matched = new AtomicLong();
     private final AtomicLong missed = new AtomicLong();
 
@@ -212,6 +213,19 @@ public final class BlockPool implements AutoCloseable {
         this.evictionListener = listener;
     }
 
+    /**
+     * Keeps {@code table} up to date with what each block holds, for peers that read blocks without holding them:
+     * a block is marked when eviction takes it back and again when it is registered. Set once, before the pool is
+     * used.
+     */
+    void trackStates(BlockStates table) {
+        if (table.blocks() != slots.length) {
+            throw new IllegalArgumentException("a table of " + table.blocks() + " block states for pool " + name
+                    + " of " + slots.length + " blocks");
+        }
+        this.states = table;
+    }
+
     /** Gives a block its page of token storage, allocating the page's chunk first if need be; under the lock. */
     private void assignPage(Slot s) {
         int chunk = s.id >>> chunkShift;
@@ -246,6 +260,9 @@ public final class BlockPool implements AutoCloseable {
         Slot s = inactive.first();
         inactive.unlink(s);
         registry.remove(s.sequenceHash);
+        if (states != null) {
+            states.unstable(s.id); // before the block is handed out, and so before any byte of it changes
+        }
         if (events.hasSubscribers()) {
             pendingEvents.add(new BlockEvent.Removed(name, s.sequenceHash));
         }
@@ -297,6 +314,9 @@ public final class BlockPool implements AutoCloseable {
         }
         s.state = State.REGISTERED;
         s.refCount = 1;
+        if (states != null) {
+            states.stable(s.id, s.sequenceHash);
+        }
         if (events.hasSubscribers()) {
             pendingEvents.add(new BlockEvent.Stored(name, s.sequenceHash, s.blockHash, s.hasParent
                     ? java.util.OptionalLong.of(s.parentHash) : java.util.OptionalLong.empty(), s.tokenCount));

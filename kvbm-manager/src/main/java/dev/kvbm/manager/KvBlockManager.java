@@ -1,5 +1,6 @@
 package dev.kvbm.manager;
 
+import dev.kvbm.api.LayoutConfig;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.Backends;
 import dev.kvbm.api.spi.StorageProvider;
@@ -13,6 +14,7 @@ import dev.kvbm.transport.TransferOptions;
 import dev.kvbm.transport.TransportManager;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -55,10 +57,22 @@ public final class KvBlockManager implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(KvBlockManager.class.getName());
 
-    /** One tier: its pool, memory, and handle with the transport. */
-    record TierState(Tier tier, BlockPool pool, OwnedLayout layout, LayoutHandle handle, long blockBytes) {
+    /**
+     * One tier: its pool, memory, and handle with the transport; {@code states}, the block-state table peers read
+     * (null for Disk, and without an agent).
+     */
+    record TierState(Tier tier, BlockPool pool, OwnedLayout layout, LayoutHandle handle, long blockBytes,
+                     OwnedLayout states) {
         StorageKind kind() {
             return layout.kind();
+        }
+
+        /** Frees the tier's memory (after the transport let go of it). */
+        void close() {
+            layout.close();
+            if (states != null) {
+                states.close();
+            }
         }
     }
 
@@ -76,6 +90,14 @@ public final class KvBlockManager implements AutoCloseable {
     private final OwnedLayout bounceLayout; // null unless some pair of tiers needs one
     private final LayoutHandle bounceHandle;
     private final int[] bounceBlocks;
+    /**
+     * Where a verified pull lands the peer's block states: records {@code 2b} and {@code 2b + 1}, before and after,
+     * for G1 block {@code b} (the pull holds that block alone); null without an agent.
+     */
+    private final OwnedLayout pullScratch;
+    private final LayoutHandle pullScratchHandle;
+    /** Imported block sets -> the peer's block-state table for each (absent: a peer that exports none). */
+    private final Map<LayoutHandle, LayoutHandle> remoteStates = new java.util.concurrent.ConcurrentHashMap<>();
     private final Offloader offloader; // null without G2
     private final dev.kvbm.manager.events.KvEventSink eventSink; // null unless configured
     private final dev.kvbm.manager.events.KvEventPublisher eventPublisher; // G1's events, null unless configured
@@ -101,12 +123,18 @@ public final class KvBlockManager implements AutoCloseable {
         Map<Tier, TierState> built = new EnumMap<>(Tier.class);
         OwnedLayout bounce = null;
         LayoutHandle bounceH = null;
+        OwnedLayout scratch = null;
+        LayoutHandle scratchH = null;
         try {
             for (Tier t : Tier.values()) {
                 TierSpec spec = b.specs.get(t);
                 if (spec != null) {
                     built.put(t, buildTier(t, spec, b.duplicates));
                 }
+            }
+            if (transport.agent().isPresent()) {
+                scratch = allocateStates(2 * built.get(Tier.G1).pool.stats().total());
+                scratchH = transport.registerLayout(scratch);
             }
             if (needsBounce(built)) {
                 StorageKind kind = hostKind();
@@ -116,18 +144,23 @@ public final class KvBlockManager implements AutoCloseable {
                 bounceH = transport.registerLayout(bounce);
             }
         } catch (RuntimeException e) {
+            transport.close();
             for (TierState s : built.values()) {
-                s.layout.close();
+                s.close();
             }
             if (bounce != null) {
                 bounce.close();
             }
-            transport.close();
+            if (scratch != null) {
+                scratch.close();
+            }
             throw e;
         }
         this.tiers = built;
         this.bounceLayout = bounce;
         this.bounceHandle = bounceH;
+        this.pullScratch = scratch;
+        this.pullScratchHandle = scratchH;
         this.bounceBlocks = bounce == null ? new int[0] : java.util.stream.IntStream.range(0, 2 * b.batchSize).toArray();
         Map<Tier, BlockPool> pools = new EnumMap<>(Tier.class);
         built.forEach((t, s) -> pools.put(t, s.pool));
@@ -177,14 +210,30 @@ public final class KvBlockManager implements AutoCloseable {
             lb.fullyContiguous();
         }
         OwnedLayout layout = lb.allocate(provider, kind);
+        OwnedLayout states = null;
         try {
             LayoutHandle handle = transport.registerLayout(layout);
-            return new TierState(t, BlockPool.create(t.name(), blocks, shape.pageSize(), duplicates), layout, handle,
-                    shape.blockBytes());
+            BlockPool pool = BlockPool.create(t.name(), blocks, shape.pageSize(), duplicates);
+            if (transport.agent().isPresent() && kind.type() != StorageKind.Type.DISK) {
+                // Peers may read this tier's blocks; its state table goes right after it, where they look for it.
+                states = allocateStates(blocks);
+                transport.registerLayout(states);
+                pool.trackStates(new BlockStates(states));
+            }
+            return new TierState(t, pool, layout, handle, shape.blockBytes(), states);
         } catch (RuntimeException e) {
             layout.close();
+            if (states != null) {
+                states.close();
+            }
             throw e;
         }
+    }
+
+    private OwnedLayout allocateStates(int records) {
+        StorageKind kind = hostKind();
+        return Layouts.builder(BlockStates.config(records)).fullyContiguous()
+                .allocate(backends.storageProvider(kind), kind);
     }
 
     private StorageKind defaultKind(Tier t) {
@@ -433,12 +482,36 @@ public final class KvBlockManager implements AutoCloseable {
      * Imports another worker's block sets (what its {@link #exportBlockSets()} returned), so its blocks can be
      * pulled. Metadata from another process is validated before use.
      *
+     * <p>A kvbm-java worker exports, right after each block set peers can read, the table of its block states (16
+     * bytes a block: a FullyContiguous layout of 1 layer, 1 outer index and a page of 1 token of 2 elements of 8
+     * bytes, with as many blocks as the set). Such tables are not block sets: they are left out of the returned list and
+     * kept for {@link #pull(RemoteBlocks, TokenBlockSequence, int)}. A peer that exports none (Dynamo, or a worker
+     * without an agent) can still be pulled from with {@link #pull(RemoteBlocks)}.
+     *
      * @param metadata the peer's export
      * @return handles of the imported block sets, in the peer's order
      */
     public List<LayoutHandle> importBlockSets(SerializedLayout metadata) {
         ensureOpen();
-        return transport.importMetadata(metadata);
+        List<LayoutHandle> all = transport.importMetadata(metadata);
+        List<LayoutConfig> configs = new ArrayList<>(all.size());
+        for (LayoutHandle h : all) {
+            configs.add(transport.layout(h).orElseThrow().layout().config());
+        }
+        List<LayoutHandle> sets = new ArrayList<>(all.size());
+        for (int i = 0; i < all.size(); i++) {
+            LayoutHandle h = all.get(i);
+            remoteStates.remove(h); // a peer that exported it before
+            if (BlockStates.isStateTable(configs.get(i))) {
+                continue;
+            }
+            sets.add(h);
+            if (i + 1 < all.size() && BlockStates.isStateTable(configs.get(i + 1))
+                    && configs.get(i + 1).numBlocks() == configs.get(i).numBlocks()) {
+                remoteStates.put(h, all.get(i + 1));
+            }
+        }
+        return sets;
     }
 
     /**
@@ -466,8 +539,12 @@ public final class KvBlockManager implements AutoCloseable {
     }
 
     /**
-     * Copies another worker's blocks into new G1 blocks through the transport's agent. The returned blocks hold
-     * the peer's bytes; the caller completes them with their tokens and registers them.
+     * Copies another worker's blocks into new G1 blocks through the transport's agent, as they are. The returned
+     * blocks hold the peer's bytes; the caller completes them with their tokens and registers them.
+     *
+     * <p>Nothing checks that the peer's blocks still hold what the caller thinks: use this only while the peer
+     * holds them (as a prefill worker holds a request's blocks until the decode worker has pulled them). To read
+     * blocks a peer may evict meanwhile, use {@link #pull(RemoteBlocks, TokenBlockSequence, int)}.
      *
      * @param remote the blocks to pull
      * @return the G1 blocks, in the order of {@code remote}'s ids; on failure they are freed and the future fails
@@ -490,10 +567,175 @@ public final class KvBlockManager implements AutoCloseable {
         return track(copy.handle((v, err) -> {
             if (err != null) {
                 closeAll(blocks);
+                metrics.pullFailed(blocks.size());
                 throw new CompletionException(unwrap(err));
             }
+            metrics.pulled(blocks.size(), blocks.size() * g1.blockBytes);
             return blocks;
         }));
+    }
+
+    /**
+     * Copies another worker's blocks into G1 and registers them, keeping only blocks whose bytes are, as read, the
+     * KV of the sequence hashes the caller names: the peer may evict or replace them at any time, without being
+     * asked. Each block's state at the peer is read before and after its bytes (a seqlock the peer's pool keeps;
+     * see {@link #importBlockSets}); a block the peer did not hold under the expected hash throughout is freed and
+     * reported, never registered, so the engine recomputes it. This is what makes a peer's memory safe to read
+     * from a directory or a KV index that may be out of date.
+     *
+     * @param remote     the peer's blocks, from a block set whose states the peer exported
+     * @param sequence   the request's tokens
+     * @param firstBlock the index in {@code sequence} of the block {@code remote}'s first id should hold; id
+     *                   {@code i} should hold block {@code firstBlock + i}
+     * @return completes when every copy has ended, never exceptionally for a failed copy or a changed block; a
+     *         failed copy fails every block it carried. Dependent stages run on the manager's callback threads
+     * @throws IllegalArgumentException  when the peer exported no block states for that block set (it is not a
+     *                                   kvbm-java worker, or was not imported)
+     * @throws IndexOutOfBoundsException when {@code sequence} has no complete block for some id
+     * @throws NotEnoughBlocksException  when G1 has too few blocks
+     */
+    public CompletableFuture<PullResult> pull(RemoteBlocks remote, TokenBlockSequence sequence, int firstBlock) {
+        Objects.requireNonNull(remote, "remote");
+        Objects.requireNonNull(sequence, "sequence");
+        ensureOpen();
+        LayoutHandle states = remoteStates.get(remote.blockSet());
+        if (states == null) {
+            throw new IllegalArgumentException("worker " + Long.toUnsignedString(remote.workerId()) + " exported no"
+                    + " block states for block set " + remote.blockSet() + " (" + (transport.layout(remote.blockSet())
+                    .isPresent() ? "it is not a kvbm-java worker with an agent" : "it is not imported") + "); pull"
+                    + " with pull(remote) only while the peer holds the blocks");
+        }
+        int[] src = remote.blockIds();
+        int n = src.length;
+        long[] hashes = sequence.sequenceHashes();
+        if (firstBlock < 0 || firstBlock > hashes.length - n) {
+            throw new IndexOutOfBoundsException(String.format(Locale.ROOT,
+                    "blocks %d to %d of a sequence of %d complete blocks", firstBlock, firstBlock + n - 1,
+                    hashes.length));
+        }
+        if (n == 0) {
+            return track(CompletableFuture.completedFuture(new PullResult(List.of(), List.of(), List.of())));
+        }
+        TierState g1 = first();
+        List<MutableBlock> blocks = g1.pool.allocate(n);
+        Throwable[] causes = new Throwable[n];
+        long[][] before = new long[n][];
+        MemorySegment records = BlockStates.records(pullScratch, 0, pullScratch.config().numBlocks());
+        // Record 2b of the scratch table receives block b's state before its bytes, 2b + 1 after.
+        CompletableFuture<Void> done = readStates(states, src, blocks, 0).thenCompose(v -> {
+            for (int i = 0; i < n; i++) {
+                before[i] = BlockStates.read(records, 2 * blocks.get(i).blockId());
+                String why = BlockStates.whyNot(hashes[firstBlock + i], before[i], null);
+                if (why != null) {
+                    causes[i] = new RemoteBlockChangedException(remote.blockSet(), src[i], why);
+                }
+            }
+            int[] still = stillWanted(causes);
+            if (still.length == 0) {
+                return CompletableFuture.completedFuture(null);
+            }
+            int[] from = pick(src, still);
+            int[] to = pick(blocks.stream().mapToInt(MutableBlock::blockId).toArray(), still);
+            return transferOrFail(remote.blockSet(), from, g1.handle, to)
+                    .thenCompose(x -> readStates(states, from, pick(blocks, still), 1))
+                    .thenAccept(x -> {
+                        for (int i : still) {
+                            long[] after = BlockStates.read(records, 2 * blocks.get(i).blockId() + 1);
+                            String why = BlockStates.whyNot(hashes[firstBlock + i], before[i], after);
+                            if (why != null) {
+                                causes[i] = new RemoteBlockChangedException(remote.blockSet(), src[i], why);
+                            }
+                        }
+                    })
+                    .exceptionally(err -> {
+                        for (int i : still) {
+                            causes[i] = unwrap(err);
+                        }
+                        return null;
+                    });
+        }).exceptionally(err -> {
+            for (int i = 0; i < n; i++) {
+                if (causes[i] == null) {
+                    causes[i] = unwrap(err);
+                }
+            }
+            return null;
+        });
+        return track(done.thenApply(v -> {
+            List<MutableBlock> landed = new ArrayList<>();
+            List<Integer> indices = new ArrayList<>();
+            List<PullResult.Failure> failed = new ArrayList<>();
+            int changed = 0;
+            List<ImmutableBlock> registered;
+            try {
+                for (int i = 0; i < n; i++) {
+                    if (causes[i] == null) {
+                        landed.add(blocks.get(i).complete(sequence, firstBlock + i));
+                        indices.add(i);
+                    } else {
+                        blocks.get(i).close(); // freed: what it holds is never matched
+                        failed.add(new PullResult.Failure(i, hashes[firstBlock + i], causes[i]));
+                        changed += causes[i] instanceof RemoteBlockChangedException ? 1 : 0;
+                    }
+                }
+                registered = g1.pool.register(landed);
+            } catch (RuntimeException e) { // a bug, or the manager closed under the pull: hand nothing back
+                closeAll(blocks);
+                throw e;
+            }
+            metrics.pulled(landed.size(), landed.size() * g1.blockBytes);
+            metrics.pullChanged(changed);
+            metrics.pullFailed(failed.size() - changed);
+            if (offloader != null) {
+                offloader.enqueue(registered, 0);
+            }
+            return new PullResult(registered, indices, failed);
+        }));
+    }
+
+    /** Reads the peer's states of blocks {@code src} into scratch records {@code 2b + which} of {@code into}. */
+    private CompletableFuture<Void> readStates(LayoutHandle states, int[] src, List<MutableBlock> into, int which) {
+        int[] dst = new int[into.size()];
+        for (int i = 0; i < dst.length; i++) {
+            dst[i] = 2 * into.get(i).blockId() + which;
+        }
+        return transferOrFail(states, src, pullScratchHandle, dst);
+    }
+
+    private CompletableFuture<Void> transferOrFail(LayoutHandle src, int[] srcBlocks, LayoutHandle dst,
+                                                   int[] dstBlocks) {
+        try {
+            return transport.executeTransfer(src, srcBlocks, dst, dstBlocks);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private static int[] stillWanted(Throwable[] causes) {
+        int[] out = new int[causes.length];
+        int k = 0;
+        for (int i = 0; i < causes.length; i++) {
+            if (causes[i] == null) {
+                out[k++] = i;
+            }
+        }
+        return Arrays.copyOf(out, k);
+    }
+
+    private static int[] pick(int[] values, int[] at) {
+        int[] out = new int[at.length];
+        for (int i = 0; i < at.length; i++) {
+            out[i] = values[at[i]];
+        }
+        return out;
+    }
+
+    private static <T> List<T> pick(List<T> values, int[] at) {
+        List<T> out = new ArrayList<>(at.length);
+        for (int i : at) {
+            out.add(values.get(i));
+        }
+        return out;
     }
 
     // ---------------------------------------------------------------- introspection
@@ -807,10 +1049,13 @@ public final class KvBlockManager implements AutoCloseable {
         transport.close();
         for (TierState s : tiers.values()) {
             s.pool.close();
-            s.layout.close();
+            s.close();
         }
         if (bounceLayout != null) {
             bounceLayout.close();
+        }
+        if (pullScratch != null) {
+            pullScratch.close();
         }
         callbacks.shutdown();
     }

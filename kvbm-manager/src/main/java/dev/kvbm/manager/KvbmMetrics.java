@@ -85,8 +85,22 @@ public interface KvbmMetrics {
         return hop(Tier.G2, Tier.G1).plus(hop(Tier.G3, Tier.G1));
     }
 
+    /** {@return blocks pulled from other workers' memory into G1 so far} */
+    PullStats pulls();
+
     /** {@return every figure above as a named meter with tags, for a metrics registry} */
     List<Meter> meters();
+
+    /**
+     * Blocks pulled from other workers.
+     *
+     * @param blocks   blocks whose bytes arrived (verified, when the pull verified them)
+     * @param bytes    their bytes
+     * @param changed  blocks a verified pull refused: the peer no longer held them as expected
+     * @param failures blocks whose copy failed
+     */
+    record PullStats(long blocks, long bytes, long changed, long failures) {
+    }
 
     /**
      * The copies of one hop.

@@ -13,12 +13,14 @@ final class ManagerMetrics implements KvbmMetrics {
     private static final int BYTES = 1;
     private static final int FAILURES = 2;
     private static final int SKIPPED = 3;
+    private static final int CHANGED = 3; // in the pull counters, where nothing is skipped
 
     private final Map<Tier, BlockPool> pools;
     private final AtomicLong matchRequests = new AtomicLong();
     private final AtomicLong matchAsked = new AtomicLong();
     private final AtomicLongArray matchedPerTier = new AtomicLongArray(Tier.values().length);
     private final AtomicLongArray hops = new AtomicLongArray(Tier.values().length * Tier.values().length * 4);
+    private final AtomicLongArray pulls = new AtomicLongArray(4); // BLOCKS, BYTES, FAILURES, CHANGED
 
     ManagerMetrics(Map<Tier, BlockPool> pools) {
         this.pools = new EnumMap<>(pools);
@@ -45,6 +47,24 @@ final class ManagerMetrics implements KvbmMetrics {
 
     void skipped(Tier from, Tier to, long blocks) {
         add(from, to, SKIPPED, blocks);
+    }
+
+    void pulled(long blocks, long bytes) {
+        pulls.addAndGet(BLOCKS, blocks);
+        pulls.addAndGet(BYTES, bytes);
+    }
+
+    void pullChanged(long blocks) {
+        pulls.addAndGet(CHANGED, blocks);
+    }
+
+    void pullFailed(long blocks) {
+        pulls.addAndGet(FAILURES, blocks);
+    }
+
+    @Override
+    public PullStats pulls() {
+        return new PullStats(pulls.get(BLOCKS), pulls.get(BYTES), pulls.get(CHANGED), pulls.get(FAILURES));
     }
 
     private void add(Tier from, Tier to, int what, long n) {
@@ -121,6 +141,12 @@ final class ManagerMetrics implements KvbmMetrics {
                         () -> hop(from, to).skipped()));
             }
         }
+        out.add(counter("kvbm.pull.blocks", Map.of(), "blocks pulled from other workers that arrived",
+                () -> pulls().blocks()));
+        out.add(counter("kvbm.pull.bytes", Map.of(), "bytes pulled from other workers", () -> pulls().bytes()));
+        out.add(counter("kvbm.pull.changed", Map.of(), "blocks refused: the other worker no longer held them",
+                () -> pulls().changed()));
+        out.add(counter("kvbm.pull.failures", Map.of(), "blocks whose pull failed", () -> pulls().failures()));
         return List.copyOf(out);
     }
 

@@ -1,7 +1,11 @@
 package dev.kvbm.manager;
 
+import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.Backends;
+import dev.kvbm.layout.Layouts;
+import dev.kvbm.layout.OwnedLayout;
 import dev.kvbm.transport.LayoutHandle;
+import dev.kvbm.transport.TransportManager;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -50,6 +54,95 @@ class RemoteBlocksTest {
                 assertThat(hit.inFirstTier()).hasSize(3);
             }
             KvBlockManager.closeAll(made);
+        }
+    }
+
+    @Test
+    void importingLeavesTheBlockStateTablesOutOfTheBlockSets() {
+        try (KvBlockManager prefill = worker(1); KvBlockManager decode = worker(2)) {
+            assertThat(decode.importBlockSets(prefill.exportBlockSets()))
+                    .containsExactly(prefill.handle(Tier.G1), prefill.handle(Tier.G2));
+        }
+    }
+
+    @Test
+    void aVerifiedPullRegistersWhatThePeerStillHoldsAndRefusesWhatItReplaced() {
+        try (KvBlockManager prefill = worker(1); KvBlockManager decode = worker(2)) {
+            TokenBlockSequence a = KvBlockManagerTest.sequence(0, 3);
+            List<ImmutableBlock> made = Kv.prefill(prefill, a);
+            int[] ids = made.stream().mapToInt(ImmutableBlock::blockId).toArray();
+            KvBlockManager.release(made); // inactive: the peer may evict them at any time
+            decode.importBlockSets(prefill.exportBlockSets());
+            RemoteBlocks remote = decode.remoteBlocks(prefill.handle(Tier.G1), ids);
+
+            // The peer needs 6 blocks: its 5 free ones and one evicted, a's last block (a leaf). Offloads to G2 hold
+            // blocks while they run: let them end first.
+            prefill.offloadsIdle().join();
+            KvBlockManager.release(Kv.prefill(prefill, KvBlockManagerTest.sequence(1000, 6)));
+            int freeBefore = decode.metrics().tier(Tier.G1).free();
+            try (PullResult r = decode.pull(remote, a, 0).join()) {
+                assertThat(r.pulledIndices()).containsExactly(0, 1);
+                assertThat(r.prefixLength()).isEqualTo(2);
+                for (int i = 0; i < 2; i++) {
+                    ImmutableBlock b = r.pulled().get(i);
+                    assertThat(b.tier()).isEqualTo("G1");
+                    assertThat(b.sequenceHash()).isEqualTo(a.sequenceHash(i));
+                    assertThat(Kv.checksum(decode.layout(Tier.G1), b.blockId()))
+                            .isEqualTo(Kv.expected(decode.layout(Tier.G1), a.sequenceHash(i)));
+                }
+                assertThat(r.failures()).singleElement().satisfies(f -> {
+                    assertThat(f.index()).isEqualTo(2);
+                    assertThat(f.sequenceHash()).isEqualTo(a.sequenceHash(2));
+                    assertThat(f.changed()).isTrue();
+                    assertThat(f.cause()).hasMessageContaining("block " + ids[2])
+                            .hasMessageContaining("not " + Long.toUnsignedString(a.sequenceHash(2)));
+                });
+            }
+            assertThat(decode.metrics().tier(Tier.G1).free()).as("the refused block was freed")
+                    .isEqualTo(freeBefore - 2);
+            assertThat(decode.metrics().pulls()).isEqualTo(new KvbmMetrics.PullStats(2,
+                    2 * KvBlockManagerTest.SHAPE.blockBytes(), 1, 0));
+            try (PrefixMatch hit = decode.match(a.sequenceHashes())) {
+                assertThat(hit.inFirstTier()).as("the refused block is not matchable").hasSize(2);
+            }
+        }
+    }
+
+    @Test
+    void aVerifiedPullRefusesBlocksThePeerNeverRegistered() {
+        try (KvBlockManager prefill = worker(1); KvBlockManager decode = worker(2)) {
+            decode.importBlockSets(prefill.exportBlockSets());
+            try (PullResult r = decode.pull(decode.remoteBlocks(prefill.handle(Tier.G1), 4), KvBlockManagerTest
+                    .sequence(0, 1), 0).join()) {
+                assertThat(r.pulled()).isEmpty();
+                assertThat(r.failures()).singleElement().satisfies(f -> assertThat(f.cause())
+                        .isInstanceOf(RemoteBlockChangedException.class).hasMessageContaining("never registered"));
+            }
+            assertThat(decode.metrics().tier(Tier.G1).free()).isEqualTo(8);
+        }
+    }
+
+    @Test
+    void aVerifiedPullNeedsThePeersBlockStatesAndTheSequenceBlocks() {
+        try (KvBlockManager prefill = worker(1); KvBlockManager decode = worker(2);
+             TransportManager plain = TransportManager.builder().workerId(3).backends(backends).agentProvider("local")
+                     .build();
+             OwnedLayout kv = Layouts.builder(KvBlockManagerTest.SHAPE.layoutConfig(4)).fullyContiguous()
+                     .allocate(backends.storageProvider(StorageKind.SYSTEM), StorageKind.SYSTEM)) {
+            LayoutHandle bare = plain.registerLayout(kv);
+            assertThat(decode.importBlockSets(plain.exportMetadata())).containsExactly(bare);
+            TokenBlockSequence seq = KvBlockManagerTest.sequence(0, 2);
+            assertThatThrownBy(() -> decode.pull(decode.remoteBlocks(bare, 0), seq, 0))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("exported no block states")
+                    .hasMessageContaining("pull(remote)");
+            assertThatThrownBy(() -> decode.pull(decode.remoteBlocks(prefill.handle(Tier.G1), 0), seq, 0))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not imported");
+            decode.importBlockSets(prefill.exportBlockSets());
+            assertThatThrownBy(() -> decode.pull(decode.remoteBlocks(prefill.handle(Tier.G1), 0, 1), seq, 1))
+                    .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("2 complete blocks");
+            assertThatThrownBy(() -> decode.pull(decode.remoteBlocks(prefill.handle(Tier.G1), 0), seq, -1))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+            assertThat(decode.metrics().tier(Tier.G1).free()).as("nothing taken").isEqualTo(8);
         }
     }
 

@@ -1,0 +1,113 @@
+package dev.kvbm.manager;
+
+import dev.kvbm.api.spi.Backends;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A peer that keeps serving while another worker reads its memory from a directory that is always a little out of
+ * date: verified pulls must never register bytes that are not the KV of the hash they were pulled as. Two managers
+ * with the {@code local} agent in this JVM; the owner evicts and rewrites blocks while the reader's copies run.
+ */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class RemotePullRaceTest {
+    /** 64 KiB blocks, so that a copy lasts long enough for the owner to rewrite a block under it now and then. */
+    private static final ModelShape SHAPE = new ModelShape(4, 2, 4, 1024, 2);
+    private static final int OWNER_BLOCKS = 32;
+    private static final int REQUEST = 4;
+    /** Directory entries kept: the last two pools' worth of registrations, most of them already evicted. */
+    private static final int DIRECTORY = 2 * OWNER_BLOCKS;
+
+    private final Backends backends = Backends.load(getClass().getClassLoader(), Set.of());
+
+    /** Where the owner said a block was: its sequence, its index there and the owner's block id. */
+    private record Entry(TokenBlockSequence sequence, int index, int blockId) {
+    }
+
+    private KvBlockManager worker(long id, int g1) {
+        // Duplicates kept: a hash pulled again is registered as the new copy, whose bytes are then checked.
+        return KvBlockManager.builder().model(SHAPE).backends(backends).agent("local").workerId(id)
+                .duplicates(BlockPool.Duplicates.ALLOW).tier(Tier.G1, TierSpec.blocks(g1)).build();
+    }
+
+    @Test
+    void verifiedPullsNeverRegisterBytesThePeerReplacedBeforeOrWhileTheyWereRead() throws Exception {
+        try (KvBlockManager owner = worker(1, OWNER_BLOCKS); KvBlockManager reader = worker(2, 16)) {
+            reader.importBlockSets(owner.exportBlockSets());
+            AtomicReferenceArray<Entry> directory = new AtomicReferenceArray<>(DIRECTORY);
+            AtomicInteger published = new AtomicInteger();
+            AtomicBoolean stop = new AtomicBoolean();
+            List<Throwable> ownerErrors = new ArrayList<>();
+            Thread ownerThread = new Thread(() -> {
+                try {
+                    for (int r = 0; !stop.get(); r++) {
+                        TokenBlockSequence seq = TokenBlockSequence.of(Kv.tokens(r * REQUEST * SHAPE.pageSize(),
+                                REQUEST * SHAPE.pageSize()), SHAPE.pageSize(), KvBlockManagerTest.SALT);
+                        List<ImmutableBlock> blocks = Kv.prefill(owner, seq);
+                        for (int i = 0; i < blocks.size(); i++) {
+                            int at = published.getAndIncrement();
+                            directory.set(at % DIRECTORY, new Entry(seq, i, blocks.get(i).blockId()));
+                        }
+                        KvBlockManager.release(blocks);
+                    }
+                } catch (Throwable t) {
+                    ownerErrors.add(t);
+                }
+            }, "owner");
+            ownerThread.start();
+
+            int accepted = 0;
+            int changed = 0;
+            List<String> wrong = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            try {
+                while (System.nanoTime() < deadline && (accepted < 300 || changed < 300) && ownerErrors.isEmpty()) {
+                    int latest = published.get();
+                    if (latest < DIRECTORY) {
+                        Thread.onSpinWait();
+                        continue;
+                    }
+                    // Mostly the blocks the owner evicts next (registered about a pool ago), some older, some newer.
+                    int back = OWNER_BLOCKS - 4 + ThreadLocalRandom.current().nextInt(-8, 12);
+                    Entry e = directory.get((latest - back) % DIRECTORY);
+                    try (PullResult r = reader.pull(reader.remoteBlocks(owner.handle(Tier.G1), e.blockId()),
+                            e.sequence(), e.index()).join()) {
+                        if (r.pulled().isEmpty()) {
+                            assertThat(r.failures()).singleElement().satisfies(f -> assertThat(f.changed()).isTrue());
+                            changed++;
+                            continue;
+                        }
+                        accepted++;
+                        long hash = e.sequence().sequenceHash(e.index());
+                        long got = Kv.checksum(reader.layout(Tier.G1), r.pulled().getFirst().blockId());
+                        if (got != Kv.expected(reader.layout(Tier.G1), hash)) {
+                            wrong.add("block " + e.blockId() + " pulled as " + Long.toUnsignedString(hash));
+                        }
+                    }
+                }
+            } finally {
+                stop.set(true);
+                ownerThread.join();
+            }
+            assertThat(ownerErrors).isEmpty();
+            assertThat(wrong).as("bytes registered under a hash they are not the KV of").isEmpty();
+            assertThat(accepted).as("pulls of blocks the owner still held").isPositive();
+            assertThat(changed).as("pulls of blocks the owner had taken back").isPositive();
+            KvbmMetrics.PullStats stats = reader.metrics().pulls();
+            assertThat(stats.blocks()).isEqualTo(accepted);
+            assertThat(stats.changed()).isEqualTo(changed);
+            assertThat(stats.failures()).isZero();
+        }
+    }
+}
