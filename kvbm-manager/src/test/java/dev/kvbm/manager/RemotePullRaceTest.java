@@ -1,5 +1,6 @@
 package dev.kvbm.manager;
 
+import dev.kvbm.api.spi.AgentProvider;
 import dev.kvbm.api.spi.Backends;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -14,11 +15,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.abort;
 
 /**
  * A peer that keeps serving while another worker reads its memory from a directory that is always a little out of
  * date: verified pulls must never register bytes that are not the KV of the hash they were pulled as. Two managers
- * with the {@code local} agent in this JVM; the owner evicts and rewrites blocks while the reader's copies run.
+ * in this JVM, with the {@code local} agent and with the {@code ucx} agent; the owner evicts and rewrites blocks
+ * while the reader's copies run.
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class RemotePullRaceTest {
@@ -35,15 +39,36 @@ class RemotePullRaceTest {
     private record Entry(TokenBlockSequence sequence, int index, int blockId) {
     }
 
-    private KvBlockManager worker(long id, int g1) {
+    private KvBlockManager worker(String agent, long id, int g1) {
         // Duplicates kept: a hash pulled again is registered as the new copy, whose bytes are then checked.
-        return KvBlockManager.builder().model(SHAPE).backends(backends).agent("local").workerId(id)
+        return KvBlockManager.builder().model(SHAPE).backends(backends).agent(agent).workerId(id)
                 .duplicates(BlockPool.Duplicates.ALLOW).tier(Tier.G1, TierSpec.blocks(g1)).build();
     }
 
     @Test
-    void verifiedPullsNeverRegisterBytesThePeerReplacedBeforeOrWhileTheyWereRead() throws Exception {
-        try (KvBlockManager owner = worker(1, OWNER_BLOCKS); KvBlockManager reader = worker(2, 16)) {
+    void overTheLocalAgent() throws Exception {
+        verifiedPullsNeverRegisterBytesThePeerReplacedBeforeOrWhileTheyWereRead("local");
+    }
+
+    /** The same over UCX (one-sided READs between two UCX workers), where a READ's completion orders the reads. */
+    @Test
+    void overUcx() throws Exception {
+        AgentProvider ucx = backends.agentProviders().stream().filter(p -> p.name().equals("ucx")).findFirst()
+                .orElseThrow(() -> new AssertionError("kvbm-backend-nixl is a test dependency"));
+        ucx.unavailabilityCause().ifPresent(cause -> {
+            String reason = "UCX is not usable here: " + cause.getMessage();
+            if (List.of((System.getProperty("kvbm.require", "") + "," + System.getenv().getOrDefault("KVBM_REQUIRE",
+                    "")).split(",")).contains("ucx")) {
+                fail(reason + " (and KVBM_REQUIRE=ucx says it must be)");
+            }
+            abort(reason);
+        });
+        verifiedPullsNeverRegisterBytesThePeerReplacedBeforeOrWhileTheyWereRead("ucx");
+    }
+
+    private void verifiedPullsNeverRegisterBytesThePeerReplacedBeforeOrWhileTheyWereRead(String agent)
+            throws Exception {
+        try (KvBlockManager owner = worker(agent, 1, OWNER_BLOCKS); KvBlockManager reader = worker(agent, 2, 16)) {
             reader.importBlockSets(owner.exportBlockSets());
             AtomicReferenceArray<Entry> directory = new AtomicReferenceArray<>(DIRECTORY);
             AtomicInteger published = new AtomicInteger();
