@@ -202,6 +202,10 @@ final class Demo implements Callable<Integer> {
             out.printf(Locale.ROOT, "  %-36s %6d blocks %9.1f MiB%n", k[1], n.get("blocks").asLong(),
                     n.get("bytes").asLong() / 1048576.0);
         }
+        if (s.path("remote_refused").asLong() > 0) {
+            out.printf(Locale.ROOT, "  (%d blocks refused: the prefill worker no longer held them; computed)%n",
+                    s.get("remote_refused").asLong());
+        }
         out.printf(Locale.ROOT, "verified           %d blocks, every byte%n", s.get("verified_blocks").asLong());
         out.printf(Locale.ROOT, "throughput         %.1f MiB/s moved between tiers and workers (%.1f s)%n",
                 s.get("moved_bytes_per_second").asDouble() / 1048576.0, s.get("seconds").asDouble());

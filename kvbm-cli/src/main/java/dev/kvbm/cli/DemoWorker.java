@@ -13,6 +13,7 @@ import dev.kvbm.manager.KvBlockManager;
 import dev.kvbm.manager.MutableBlock;
 import dev.kvbm.manager.OnboardResult;
 import dev.kvbm.manager.PrefixMatch;
+import dev.kvbm.manager.PullResult;
 import dev.kvbm.manager.Tier;
 import dev.kvbm.manager.TierSpec;
 import dev.kvbm.manager.TokenBlockSequence;
@@ -236,6 +237,7 @@ public final class DemoWorker {
         List<String> failures = new ArrayList<>();
         long blocksAsked = 0;
         long verified = 0;
+        long refused = 0;
         long indexQueries = 0;
         long indexAgreed = 0;
         dev.kvbm.events.nats.NatsKvEvents events = nats == null ? null : dev.kvbm.events.nats.NatsKvEvents.connect(
@@ -319,20 +321,30 @@ public final class DemoWorker {
                                 next++;
                             }
                             int[] remoteIds = ids.stream().mapToInt(Integer::intValue).toArray();
-                            List<MutableBlock> pulled = withG1(kvbm, () -> kvbm.pull(kvbm.remoteBlocks(
-                                    new LayoutHandle(PREFILL_ID, layoutId), remoteIds))).join();
+                            // Verified: each block's state at the prefill worker is read before and after its
+                            // bytes, and a block it no longer held under that hash is refused (recomputed).
                             int good = 0;
-                            while (good < pulled.size() && verify(kvbm, pulled.get(good).blockId(),
-                                    hashes[from + good], r, from + good, "prefill worker memory (UCX READ)", failures) == 1) {
-                                pulled.get(good).complete(seq, from + good);
-                                good++;
+                            try (PullResult pulled = withG1(kvbm, () -> kvbm.pull(kvbm.remoteBlocks(
+                                    new LayoutHandle(PREFILL_ID, layoutId), remoteIds), seq, from)).join()) {
+                                int arrived = pulled.prefixLength();
+                                while (good < arrived && verify(kvbm, pulled.pulled().get(good).blockId(),
+                                        hashes[from + good], r, from + good, "prefill worker memory (UCX READ)",
+                                        failures) == 1) {
+                                    good++;
+                                }
+                                for (PullResult.Failure f : pulled.failures()) {
+                                    if (f.changed()) {
+                                        refused++;
+                                    } else {
+                                        failures.add("request " + r + " block " + (from + f.index()) + " (hash "
+                                                + Long.toUnsignedString(f.sequenceHash()) + "): pull failed: "
+                                                + f.cause());
+                                    }
+                                }
                             }
                             verified += good;
-                            paths.merge("remote_read", (long) pulled.size(), Long::sum);
-                            // A block whose bytes are wrong is never registered (nor anything after it): recomputed.
-                            pulled.subList(good, pulled.size()).forEach(MutableBlock::close);
-                            KvBlockManager.release(kvbm.register(new ArrayList<>(pulled.subList(0, good))));
-                            if (good < pulled.size()) {
+                            paths.merge("remote_read", (long) good, Long::sum);
+                            if (good < remoteIds.length) { // the rest of the request is computed
                                 next = from + good;
                                 break;
                             }
@@ -372,6 +384,7 @@ public final class DemoWorker {
             o.put("bytes", paths.get(k) * blockBytes);
         }
         summary.put("verified_blocks", verified);
+        summary.put("remote_refused", refused);
         summary.put("seconds", seconds);
         summary.put("moved_bytes_per_second", (reusedBlocks - paths.get("g1_hit")) * blockBytes / seconds);
         if (index != null) {

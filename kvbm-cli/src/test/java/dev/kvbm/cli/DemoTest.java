@@ -45,6 +45,8 @@ class DemoTest {
         assertThat(sum).isEqualTo(s.get("blocks").asLong());
         assertThat(s.get("verified_blocks").asLong()).isEqualTo(s.get("blocks").asLong() - computed);
         assertThat(s.get("paths").get("remote_read").get("blocks").asLong()).isPositive();
+        // The prefill worker holds still while the decode worker reads: a verified pull refuses nothing.
+        assertThat(s.get("remote_refused").asLong()).isZero();
         assertThat(s.get("paths").get("g1_hit").get("blocks").asLong()).isPositive();
         assertThat(s.get("disk_files_left").asInt()).isZero();
     }
