@@ -129,12 +129,12 @@ public final class CopyRatios {
         return (System.nanoTime() - start) / 1e6;
     }
 
-    private static String spread(double[] values) {
+    static String spread(double[] values) {
         return String.format(Locale.ROOT, "%.2f [%.2f, %.2f]", median(values), percentile(values, 25),
                 percentile(values, 75));
     }
 
-    private static double median(double[] values) {
+    static double median(double[] values) {
         return percentile(values, 50);
     }
 

@@ -6,6 +6,7 @@ import dev.kvbm.bench.BenchResult;
 import dev.kvbm.bench.BlockPoolBenchmark;
 import dev.kvbm.bench.CopyRatios;
 import dev.kvbm.bench.DiskRatios;
+import dev.kvbm.bench.PullRatios;
 import dev.kvbm.bench.UcxRatios;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.JFreeChart;
@@ -37,7 +38,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
- * {@code kvbm bench copy|agent|pool|disk|cuda}: the benchmarks of the project, each printing the baseline it
+ * {@code kvbm bench copy|agent|pool|pull|disk|cuda}: the benchmarks of the project, each printing the baseline it
  * measured in the same run and the ratio. {@code --json} prints one line per result instead (the benchmark's own
  * table goes to stderr); {@code --chart FILE.svg} draws the ratios with JFreeChart.
  */
@@ -46,6 +47,7 @@ import java.util.concurrent.Callable;
                 "copy   256 random 2 MiB blocks through the executor vs one bulk copy",
                 "agent  UCX READ/WRITE between two processes vs ucx_perftest (needs ucx-utils)",
                 "pool   allocate+register+release and match per block vs a HashMap lookup (JMH)",
+                "pull   a verified pull of a peer's blocks vs the unverified pull of the same blocks",
                 "disk   the disk tier vs fio on the same directory (needs fio)",
                 "cuda   H2D/D2H/D2D copies vs one bulk cuMemcpy (needs a GPU)"},
         footerHeading = "%nExit codes:%n", footer = {"  0   ran (the table says whether targets were met)",
@@ -54,12 +56,12 @@ final class Bench implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The benchmarks. */
-    enum Which { copy, agent, pool, disk, cuda }
+    enum Which { copy, agent, pool, pull, disk, cuda }
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "copy|agent|pool|disk|cuda", description = "which benchmark")
+    @Parameters(index = "0", paramLabel = "copy|agent|pool|pull|disk|cuda", description = "which benchmark")
     Which which;
 
     @Option(names = "--json", description = "one JSON line per result on stdout: bench, name, value, baseline, ratio,"
@@ -69,7 +71,7 @@ final class Bench implements Callable<Integer> {
     @Option(names = "--chart", paramLabel = "FILE.svg", description = "draw the ratios to an SVG file")
     Path chart;
 
-    @Option(names = "--rounds", paramLabel = "N", description = "rounds (copy, agent, disk; each has its default)")
+    @Option(names = "--rounds", paramLabel = "N", description = "rounds (copy, agent, pull, disk; each has its default)")
     Integer rounds;
 
     @Option(names = "--dir", paramLabel = "DIR", description = "disk: the directory to measure (default java.io.tmpdir)")
@@ -91,6 +93,8 @@ final class Bench implements Callable<Integer> {
                 case disk -> DiskRatios.run(new String[] {rounds == null ? "5" : rounds.toString(),
                         (dir == null ? Path.of(System.getProperty("java.io.tmpdir")) : dir).toString()}, results::add);
                 case pool -> pool(results);
+                case pull -> PullRatios.run(rounds == null ? new String[0] : new String[] {rounds.toString()},
+                        results::add);
                 case cuda -> cuda();
             }
         } finally {

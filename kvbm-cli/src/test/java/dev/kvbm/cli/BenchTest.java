@@ -57,6 +57,28 @@ class BenchTest {
     }
 
     @Test
+    void pullPrintsOneJsonLinePerAgentBlockSizeAndPullSize() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit = Kvbm.run(new String[] {"bench", "pull", "--rounds", "1", "--json"},
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertThat(exit).as(err.toString(StandardCharsets.UTF_8)).isZero();
+        List<String> lines = out.toString(StandardCharsets.UTF_8).strip().lines().toList();
+        boolean ucx = !err.toString(StandardCharsets.UTF_8).contains("ucx: not available here");
+        assertThat(lines).hasSize(ucx ? 8 : 4);
+        ObjectMapper json = new ObjectMapper();
+        for (String line : lines) {
+            JsonNode r = json.readTree(line);
+            assertThat(r.get("bench").asText()).isEqualTo("pull");
+            assertThat(r.get("name").asText()).matches("(local|ucx) (64 KiB|2 MiB) x(1|16) verified");
+            assertThat(r.get("value").asDouble()).isPositive();
+            assertThat(r.get("baseline").asDouble()).isPositive();
+            assertThat(r.get("ratio").asDouble()).isPositive();
+            assertThat(r.get("unit").asText()).isEqualTo("blocks/s");
+        }
+    }
+
+    @Test
     void poolRatiosDivideEachBenchmarkByItsOwnBaselineAndNameWhatARunDidNotGive() {
         Map<String, Double> best = new HashMap<>(Map.of("allocateRegisterRelease", 80.0, "hashMapLookup16", 8.0,
                 "matchOnly128", 10.0, "match128", 20.0, "matchShared128", 12.0, "hashMapRemovePut16", 40.0,
