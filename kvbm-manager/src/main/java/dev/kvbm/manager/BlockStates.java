@@ -97,7 +97,8 @@ final class BlockStates {
 
     /**
      * Marks block {@code id} as registered under {@code sequenceHash}, its bytes that hash's KV. Called by the pool,
-     * under its lock, after the bytes landed (the block was completed and handed to {@code register}).
+     * under its lock, after the bytes landed (the block was completed and handed to {@code register}). The
+     * generation is stored last, with release semantics: a reader that sees it sees the hash and the bytes.
      */
     void stable(int id, long sequenceHash) {
         long at = (long) id * RECORD_BYTES;
@@ -105,8 +106,8 @@ final class BlockStates {
         if ((generation & 1) == 0) {
             generation++; // never marked since it was last stable (first registration): skip an odd value
         }
-        WORD_HANDLE.setVolatile(table, at, sequenceHash);
-        WORD_HANDLE.setVolatile(table, at + 8, generation + 1);
+        WORD_HANDLE.set(table, at, sequenceHash);
+        WORD_HANDLE.setRelease(table, at + 8, generation + 1); // after the hash, and after the bytes that landed
     }
 
     /** {@return the number of records} */
