@@ -147,6 +147,31 @@ class RemoteBlocksTest {
     }
 
     @Test
+    void aVerifiedPullFromAPeerThatWentAwayReportsEveryBlockFailedAndFreesThem() {
+        KvBlockManager prefill = worker(1);
+        try (KvBlockManager decode = worker(2)) {
+            TokenBlockSequence seq = KvBlockManagerTest.sequence(0, 2);
+            List<ImmutableBlock> made = Kv.prefill(prefill, seq);
+            decode.importBlockSets(prefill.exportBlockSets());
+            RemoteBlocks remote = decode.remoteBlocks(prefill.handle(Tier.G1),
+                    made.stream().mapToInt(ImmutableBlock::blockId).toArray());
+            prefill.close();
+            try (PullResult r = decode.pull(remote, seq, 0).join()) {
+                assertThat(r.pulled()).isEmpty();
+                assertThat(r.failures()).hasSize(2).allSatisfy(f -> assertThat(f.changed()).isFalse());
+            }
+            assertThat(decode.metrics().tier(Tier.G1).free()).isEqualTo(8);
+            assertThat(decode.metrics().pulls()).isEqualTo(new KvbmMetrics.PullStats(0, 0, 0, 2));
+            try (PullResult none = decode.pull(decode.remoteBlocks(prefill.handle(Tier.G1)), seq, 2).join()) {
+                assertThat(none.pulled()).isEmpty();
+                assertThat(none.failures()).isEmpty();
+            }
+        } finally {
+            prefill.close();
+        }
+    }
+
+    @Test
     void badDescriptorsAreRefusedBeforeAnythingMoves() {
         try (KvBlockManager prefill = worker(1); KvBlockManager decode = worker(2)) {
             assertThatThrownBy(() -> decode.remoteBlocks(prefill.handle(Tier.G1), 0))
