@@ -600,12 +600,18 @@ public final class KvBlockManager implements AutoCloseable {
         ensureOpen();
         LayoutHandle states = remoteStates.get(remote.blockSet());
         if (states == null) {
+            Optional<PhysicalLayout> set = transport.layout(remote.blockSet());
+            if (set.isPresent() && BlockStates.isStateTable(set.get().layout().config())) {
+                throw new IllegalArgumentException(remote.blockSet() + " is a block-state table, not a block set;"
+                        + " pull from a handle importBlockSets returned");
+            }
             throw new IllegalArgumentException("worker " + Long.toUnsignedString(remote.workerId()) + " exported no"
-                    + " block states for block set " + remote.blockSet() + " (" + (transport.layout(remote.blockSet())
-                    .isPresent() ? "it is not a kvbm-java worker with an agent" : "it is not imported") + "); pull"
+                    + " block states for block set " + remote.blockSet() + " (" + (set.isPresent()
+                    ? "it is not a kvbm-java worker with an agent" : "it is not imported") + "); pull"
                     + " with pull(remote) only while the peer holds the blocks");
         }
         int[] src = remote.blockIds();
+        remoteBlocks(remote.blockSet(), src); // ids beyond the set: refused here, not reported as failed copies
         int n = src.length;
         long[] hashes = sequence.sequenceHashes();
         if (firstBlock < 0 || firstBlock > hashes.length - n) {

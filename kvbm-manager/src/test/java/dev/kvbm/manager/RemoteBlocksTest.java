@@ -142,6 +142,12 @@ class RemoteBlocksTest {
                     .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("2 complete blocks");
             assertThatThrownBy(() -> decode.pull(decode.remoteBlocks(prefill.handle(Tier.G1), 0), seq, -1))
                     .isInstanceOf(IndexOutOfBoundsException.class);
+            // A descriptor built by hand, past what remoteBlocks checks: refused before anything moves.
+            assertThatThrownBy(() -> decode.pull(new RemoteBlocks(prefill.handle(Tier.G1), new int[] {8}), seq, 0))
+                    .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("block id 8 is beyond");
+            LayoutHandle table = new LayoutHandle(1, prefill.handle(Tier.G1).layoutId() + 1); // G1's state table
+            assertThatThrownBy(() -> decode.pull(new RemoteBlocks(table, new int[] {0}), seq, 0))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is a block-state table");
             assertThat(decode.metrics().tier(Tier.G1).free()).as("nothing taken").isEqualTo(8);
         }
     }
