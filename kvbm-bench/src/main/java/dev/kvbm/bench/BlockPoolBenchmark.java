@@ -71,6 +71,11 @@ public class BlockPoolBenchmark {
     private Map<Long, Integer> baseline;
     private long[] baselineKeys;
     private int baselineNext;
+    private ArrayPoolFloor arrayFloor;
+    private int[][] requestTokens; // each request's tokens and hashes, for the array floor
+    private long[][] requestHashes;
+    private final int[] floorIds = new int[REQUEST];
+    private int floorRequest;
     private Map<Long, Integer> floor;
     private long[] floorKeys;
     private int floorOld;
@@ -119,6 +124,14 @@ public class BlockPoolBenchmark {
             floor.put(floorKeys[i], i);
         }
         floorNext = poolBlocks;
+
+        arrayFloor = new ArrayPoolFloor(poolBlocks, PAGE);
+        requestTokens = new int[requests.length][];
+        requestHashes = new long[requests.length][];
+        for (int r = 0; r < requests.length; r++) {
+            requestTokens[r] = requests[r].tokens();
+            requestHashes[r] = requests[r].sequenceHashes();
+        }
     }
 
     /** A pool whose every block holds one block of {@code stream}, registered and released (inactive). */
@@ -219,6 +232,27 @@ public class BlockPoolBenchmark {
             floorOld = floorOld + 1 == floorKeys.length ? 0 : floorOld + 1;
             floorNext = floorNext + 1 == floorKeys.length ? 0 : floorNext + 1;
         }
+    }
+
+    /**
+     * Not a baseline but a floor: {@code allocateRegisterRelease}'s workload (its requests, in its order, from a full
+     * pool of the same size) on {@link ArrayPoolFloor}, the least work a pool keyed by hash does to turn a block over:
+     * primitive arrays, one release order, a registry with removal, reference counts, the tokens, ids for handles.
+     */
+    @Benchmark
+    @OperationsPerInvocation(REQUEST)
+    public void arrayPoolFloor16(Blackhole bh) {
+        int[] ids = floorIds;
+        arrayFloor.allocate(ids);
+        int r = floorRequest;
+        floorRequest = r + 1 == requests.length ? 0 : r + 1;
+        int[] tokens = requestTokens[r];
+        long[] hashes = requestHashes[r];
+        for (int i = 0; i < REQUEST; i++) {
+            arrayFloor.complete(ids[i], tokens, i * PAGE, hashes[i]);
+        }
+        bh.consume(arrayFloor.register(ids));
+        arrayFloor.release(ids);
     }
 
     /** Baseline: one HashMap lookup per block of a 128-block prefix. */

@@ -157,7 +157,8 @@ final class Bench implements Callable<Integer> {
             new PoolLine("matchOnly128", "match 128 blocks (release untimed)", "hashMapLookup128"),
             new PoolLine("match128", "match 128 blocks + release", "hashMapLookup128"),
             new PoolLine("matchShared128", "match 128 shared blocks + release", "hashMapLookup128"),
-            new PoolLine("hashMapRemovePut16", "floor: HashMap remove + put", "hashMapLookup16"));
+            new PoolLine("hashMapRemovePut16", "floor: HashMap remove + put", "hashMapLookup16"),
+            new PoolLine("arrayPoolFloor16", "floor: least array pool, same workload", "hashMapLookup16"));
 
     /**
      * The pool's ratios from each benchmark's fastest iteration, printed with the means beside them.
