@@ -112,8 +112,13 @@ public final class KvBlockManager implements AutoCloseable {
         if (b.specs.get(Tier.G1) == null) {
             throw new IllegalArgumentException("tier G1 is required: builder.tier(Tier.G1, TierSpec.blocks(n))");
         }
+        if (b.agentName == null && !b.agentOptions.equals(dev.kvbm.api.spi.AgentProvider.Options.DEFAULT)) {
+            throw new IllegalArgumentException("agent options were given to a manager built without an agent: name"
+                    + " an agent (builder.agent(\"ucx\")) or leave the options out");
+        }
         this.backends = b.backends != null ? b.backends : Backends.shared();
-        TransportManager.Builder tb = TransportManager.builder().workerId(b.workerId).backends(backends);
+        TransportManager.Builder tb = TransportManager.builder().workerId(b.workerId).backends(backends)
+                .agentOptions(b.agentOptions);
         if (b.agentName == null) {
             tb.withoutAgent();
         } else if (!b.agentName.isEmpty()) {
@@ -1081,6 +1086,7 @@ public final class KvBlockManager implements AutoCloseable {
         private final Map<Tier, TierSpec> specs = new EnumMap<>(Tier.class);
         private long workerId = new SecureRandom().nextLong() & Long.MAX_VALUE;
         private String agentName = ""; // "": the transport's default; null: none
+        private dev.kvbm.api.spi.AgentProvider.Options agentOptions = dev.kvbm.api.spi.AgentProvider.Options.DEFAULT;
         private BlockPool.Duplicates duplicates = BlockPool.Duplicates.REFUSE;
         private int maxInFlight = 4;
         private int batchSize = 16;
@@ -1177,6 +1183,21 @@ public final class KvBlockManager implements AutoCloseable {
          */
         public Builder agent(String name) {
             this.agentName = Objects.requireNonNull(name, "name");
+            return this;
+        }
+
+        /**
+         * Sets the agent's options: how long a transfer waits on a silent peer, and the agent's own settings — for
+         * the {@code ucx} agent UCX's configuration as {@code ucx.NAME} (e.g. {@code ucx.TLS=tcp},
+         * {@code ucx.NET_DEVICES=eth1} to keep remote reads on one NIC), for the {@code local} agent
+         * {@code threads} (its copy threads). A setting the agent does not know fails {@link #build()}, naming it.
+         *
+         * @param options the peer timeout and settings; {@link dev.kvbm.api.spi.AgentProvider.Options#DEFAULT} by
+         *                default
+         * @return this builder
+         */
+        public Builder agentOptions(dev.kvbm.api.spi.AgentProvider.Options options) {
+            this.agentOptions = Objects.requireNonNull(options, "options");
             return this;
         }
 

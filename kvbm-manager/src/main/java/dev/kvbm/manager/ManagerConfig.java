@@ -27,6 +27,7 @@ import java.util.regex.Pattern;
  * <pre>
  * worker_id: 7                  # optional, unsigned 64-bit
  * agent: local                  # optional: local, ucx, ... or none
+ * agent_options: {peer_timeout_ms: 30000, ucx.TLS: tcp, ucx.NET_DEVICES: eth1}   # optional: the agent's settings
  * duplicates: refuse            # optional: refuse or allow
  * model: {num_layers: 32, outer_dim: 2, page_size: 16, inner_dim: 1024, dtype_width_bytes: 2}
  * tiers:
@@ -68,7 +69,8 @@ final class ManagerConfig {
     private record Reader(Path file) {
 
         void apply(JsonNode root, KvBlockManager.Builder b) {
-            object(root, "", Set.of("worker_id", "agent", "duplicates", "model", "tiers", "offload", "events"));
+            object(root, "", Set.of("worker_id", "agent", "agent_options", "duplicates", "model", "tiers",
+                    "offload", "events"));
             if (root.has("worker_id")) {
                 b.workerId(unsignedLong(root.get("worker_id"), "worker_id"));
             }
@@ -79,6 +81,9 @@ final class ManagerConfig {
                 } else {
                     b.agent(agent);
                 }
+            }
+            if (root.has("agent_options")) {
+                b.agentOptions(agentOptions(root.get("agent_options")));
             }
             if (root.has("duplicates")) {
                 b.duplicates(choice(root.get("duplicates"), "duplicates", BlockPool.Duplicates.class));
@@ -134,6 +139,32 @@ final class ManagerConfig {
                     throw error(e.getMessage());
                 }
             }
+        }
+
+        /** {@code peer_timeout_ms} and the agent's own settings, each a string, number or boolean. */
+        private dev.kvbm.api.spi.AgentProvider.Options agentOptions(JsonNode node) {
+            if (!node.isObject()) {
+                throw error("agent_options must be an object such as {peer_timeout_ms: 30000, ucx.TLS: tcp}, got "
+                        + node);
+            }
+            java.time.Duration timeout = dev.kvbm.api.spi.AgentProvider.Options.DEFAULT.peerTimeout();
+            Map<String, String> properties = new java.util.LinkedHashMap<>();
+            for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                String path = "agent_options." + e.getKey();
+                if (e.getKey().equals("peer_timeout_ms")) {
+                    int ms = integer(e.getValue(), path);
+                    if (ms < 1) {
+                        throw error(path + " must be a positive number of milliseconds, got " + ms);
+                    }
+                    timeout = java.time.Duration.ofMillis(ms);
+                } else if (e.getValue().isTextual() || e.getValue().isNumber() || e.getValue().isBoolean()) {
+                    properties.put(e.getKey(), e.getValue().asText());
+                } else {
+                    throw error(path + " must be a string, number or boolean, got " + e.getValue());
+                }
+            }
+            return new dev.kvbm.api.spi.AgentProvider.Options(timeout, properties);
         }
 
         private TierSpec tier(JsonNode node, String path) {

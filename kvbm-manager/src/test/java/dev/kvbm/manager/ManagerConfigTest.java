@@ -78,6 +78,27 @@ class ManagerConfigTest {
     }
 
     @Test
+    void agentOptionsReachTheAgentWhichRefusesOnesItDoesNotKnow() throws IOException {
+        String model = "model: {num_layers: 1, outer_dim: 1, page_size: 4, inner_dim: 8}\ntiers: {g1: {blocks: 3}}\n";
+        Path good = file("good.yaml", model + "agent: local\nagent_options: {peer_timeout_ms: 5000, threads: 3}\n");
+        try (KvBlockManager kvbm = KvBlockManager.builder().config(good).backends(backends).build()) {
+            assertThat(kvbm.transport().agent()).isPresent();
+        }
+        // The local agent takes threads only: a misspelt key reaches it and is refused by name.
+        Path typo = file("typo.yaml", model + "agent: local\nagent_options: {thread: 3}\n");
+        assertThatThrownBy(() -> KvBlockManager.builder().config(typo).backends(backends).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("agent option 'thread' is not known to the local agent");
+        Path zero = file("zero.yaml", model + "agent: local\nagent_options: {threads: 0}\n");
+        assertThatThrownBy(() -> KvBlockManager.builder().config(zero).backends(backends).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("threads = '0'");
+        // Options without an agent would be ignored: refused instead.
+        assertThatThrownBy(() -> KvBlockManager.builder().config(good).backends(backends).withoutAgent().build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("agent options were given to a manager built without an agent");
+    }
+
+    @Test
     void mistakesAreNamedWithWhatWouldBeRight() throws IOException {
         String model = "model: {num_layers: 1, outer_dim: 2, page_size: 4, inner_dim: 8}\n";
         assertRefused("a.yaml", model + "tiers: {g1: {blocks: 3, blockz: 4}}",
@@ -102,6 +123,12 @@ class ManagerConfigTest {
                 "events.heartbeat_ms must be 0 (none) or a positive number of milliseconds, got -5");
         assertRefused("q.yaml", model + "tiers: {g1: {blocks: 3}}\nevents: {sink: in-process, heartbeat_ms: 1s}",
                 "events.heartbeat_ms must be an integer");
+        assertRefused("r.yaml", model + "tiers: {g1: {blocks: 3}}\nagent_options: {peer_timeout_ms: 0}",
+                "agent_options.peer_timeout_ms must be a positive number of milliseconds, got 0");
+        assertRefused("s.yaml", model + "tiers: {g1: {blocks: 3}}\nagent_options: [ucx.TLS]",
+                "agent_options must be an object such as {peer_timeout_ms: 30000, ucx.TLS: tcp}");
+        assertRefused("t.yaml", model + "tiers: {g1: {blocks: 3}}\nagent_options: {ucx.TLS: [tcp, shm]}",
+                "agent_options.ucx.TLS must be a string, number or boolean");
     }
 
     private void assertRefused(String name, String text, String... fragments) throws IOException {

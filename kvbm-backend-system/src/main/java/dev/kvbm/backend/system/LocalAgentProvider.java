@@ -61,6 +61,12 @@ public final class LocalAgentProvider implements AgentProvider {
         if (agentName.isEmpty()) {
             throw new IllegalArgumentException("agent name must not be empty");
         }
+        for (String key : options.properties().keySet()) {
+            if (!key.equals(THREADS_PROPERTY)) {
+                throw new IllegalArgumentException("agent option '" + key + "' is not known to the local agent: it takes "
+                        + THREADS_PROPERTY + "=N (copy threads, default 2)");
+            }
+        }
         String threads = options.properties().getOrDefault(THREADS_PROPERTY, "2");
         int count;
         try {

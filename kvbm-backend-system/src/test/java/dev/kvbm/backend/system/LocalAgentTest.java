@@ -231,6 +231,12 @@ class LocalAgentTest {
         assertThatThrownBy(() -> provider.create("x", new AgentProvider.Options(Duration.ofSeconds(1),
                 Map.of(LocalAgentProvider.THREADS_PROPERTY, "zero"))))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("threads = 'zero'");
+        // A misspelt option is an error naming it, not a setting silently ignored.
+        assertThatThrownBy(() -> provider.create("x", new AgentProvider.Options(Duration.ofSeconds(1),
+                Map.of("thread", "4"))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("agent option 'thread' is not known to the local agent: it takes threads=N (copy threads,"
+                        + " default 2)");
     }
 
     /** Agents la-n and lb-n, each with its own registered memory, and lb-n's metadata loaded into la-n. */
