@@ -29,7 +29,6 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.abort;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -50,13 +49,13 @@ class RemotePullTwoProcessTest {
 
     @Test
     void aPeerInAnotherProcess() throws Exception {
-        assumeUcx();
+        RemotePullRaceTest.assumeUcx(backends);
         race(List.of(), Map.of(), Map.of());
     }
 
     @Test
     void aPeerOnAnotherHostOverTcpOnly() throws Exception {
-        assumeUcx();
+        RemotePullRaceTest.assumeUcx(backends);
         assumeTrue("root".equals(System.getProperty("user.name")), "joining two network namespaces needs root"
                 + " (ip netns add); CI runs as root");
         assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")),
@@ -131,11 +130,9 @@ class RemotePullTwoProcessTest {
             lines.start();
             in.println("RUN");
 
-            int accepted = 0;
-            int changed = 0;
-            List<String> wrong = new ArrayList<>();
+            RemotePullRaceTest.Tally tally = new RemotePullRaceTest.Tally();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (System.nanoTime() < deadline && (accepted < 200 || changed < 200) && !done.isDone()) {
+            while (System.nanoTime() < deadline && (tally.accepted < 200 || tally.changed < 200) && !done.isDone()) {
                 int latest = published.get();
                 if (latest < DIRECTORY) {
                     Thread.sleep(1);
@@ -144,34 +141,13 @@ class RemotePullTwoProcessTest {
                 // From the block just registered to ones a pool and a half ago, long evicted.
                 int back = 1 + ThreadLocalRandom.current().nextInt(DIRECTORY * 3 / 4);
                 Entry e = directory.get((latest - back) % DIRECTORY);
-                TokenBlockSequence seq = RemoteOwnerProgram.request(e.request());
-                try (PullResult r = reader.pull(reader.remoteBlocks(g1, e.blockId()), seq, e.index())
-                        .get(30, TimeUnit.SECONDS)) {
-                    if (r.pulled().isEmpty()) {
-                        assertThat(r.failures()).singleElement().satisfies(f -> assertThat(f.changed())
-                                .as("%s", f.cause()).isTrue());
-                        changed++;
-                        continue;
-                    }
-                    accepted++;
-                    long hash = seq.sequenceHash(e.index());
-                    long got = Kv.checksum(reader.layout(Tier.G1), r.pulled().getFirst().blockId());
-                    if (got != Kv.expected(reader.layout(Tier.G1), hash)) {
-                        wrong.add("block " + e.blockId() + " pulled as " + Long.toUnsignedString(hash));
-                    }
-                }
+                tally.pull(reader, g1, e.blockId(), RemoteOwnerProgram.request(e.request()), e.index());
             }
             in.println("STOP");
             assertThat(done.get(30, TimeUnit.SECONDS)).as(() -> logOf(log)).startsWith("DONE ");
             assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
             assertThat(child.exitValue()).as(() -> logOf(log)).isZero();
-            assertThat(wrong).as("bytes registered under a hash they are not the KV of").isEmpty();
-            assertThat(accepted).as("pulls of blocks the owner still held").isPositive();
-            assertThat(changed).as("pulls of blocks the owner had taken back").isPositive();
-            KvbmMetrics.PullStats stats = reader.metrics().pulls();
-            assertThat(stats.blocks()).isEqualTo(accepted);
-            assertThat(stats.changed()).isEqualTo(changed);
-            assertThat(stats.failures()).isZero();
+            tally.assertOutcome(reader);
         } finally {
             child.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
             Files.deleteIfExists(log);
@@ -184,19 +160,6 @@ class RemotePullTwoProcessTest {
         } catch (IOException e) {
             return "the owner's log is unreadable: " + e;
         }
-    }
-
-    private void assumeUcx() {
-        AgentProvider ucx = backends.agentProviders().stream().filter(p -> p.name().equals("ucx")).findFirst()
-                .orElseThrow(() -> new AssertionError("kvbm-backend-nixl is a test dependency"));
-        ucx.unavailabilityCause().ifPresent(cause -> {
-            String reason = "UCX is not usable here: " + cause.getMessage();
-            if (List.of((System.getProperty("kvbm.require", "") + "," + System.getenv().getOrDefault("KVBM_REQUIRE",
-                    "")).split(",")).contains("ucx")) {
-                fail(reason + " (and KVBM_REQUIRE=ucx says it must be)");
-            }
-            abort(reason);
-        });
     }
 
     /** This test run's module and class path and these tests' classes, as one class path for the owner's JVM. */
