@@ -96,6 +96,10 @@ class ManagerConfigTest {
         assertThatThrownBy(() -> KvBlockManager.builder().config(good).backends(backends).withoutAgent().build())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("agent options were given to a manager built without an agent");
+        Path none = file("none.yaml", model + "agent: none\nagent_options: {peer_timeout_ms: 5000}\n");
+        assertThatThrownBy(() -> KvBlockManager.builder().config(none).backends(backends).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("agent options were given to a manager built without an agent");
     }
 
     @Test
