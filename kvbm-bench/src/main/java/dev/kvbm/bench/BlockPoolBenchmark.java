@@ -28,9 +28,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The block pool's hot paths, per block, next to the baseline the issue names: one {@link HashMap} lookup per block
- * in a map as large as the pool's registry, in the same run ({@code kvbm bench pool} prints the ratios), and one
- * floor: a HashMap remove and put per block, the least a hash-keyed registry does when a full pool turns a block
- * over.
+ * in a map as large as the pool's registry, in the same run ({@code kvbm bench pool} prints the ratios), and two
+ * floors: a HashMap remove and put per block, what a general-purpose map does when a full pool turns a block over,
+ * and {@code arrayPoolFloor16}, the whole allocate + register + release workload on {@link ArrayPoolFloor}, the
+ * least pool that still does that workload's work.
  *
  * <ul>
  *   <li>{@code allocateRegisterRelease}: a request of 16 blocks, a prompt of its own, is allocated (evicting the
