@@ -60,7 +60,12 @@ public final class BlockPool implements AutoCloseable {
         REGISTERED
     }
 
-    /** A snapshot of where the blocks are. */
+    /**
+     * A snapshot of where the blocks are, and of matches: {@code matchedBlocks} counts the blocks this pool handed to
+     * matches (its own {@link #match} and a manager's match across tiers alike); {@code missedBlocks} the hashes a
+     * match asked of this pool that it did not have — for a manager's match, the hashes no tier had, counted by the
+     * first tier's pool.
+     */
     public record Stats(int total, int free, int active, int inactive, long matchedBlocks, long missedBlocks) {
     }
 
@@ -159,6 +164,10 @@ public final class BlockPool implements AutoCloseable {
     public List<MutableBlock> allocate(int n) {
         if (n < 0) {
             throw new IllegalArgumentException("cannot allocate " + n + " blocks");
+        }
+        if (n > slots.length) { // before anything is sized for n: no pool holds more than its blocks
+            Stats now = stats();
+            throw new NotEnoughBlocksException(name, n, now.free() + now.inactive());
         }
         List<MutableBlock> out = new ArrayList<>(n);
         List<BlockMeta> evicted = null;
@@ -390,7 +399,17 @@ public final class BlockPool implements AutoCloseable {
         return out;
     }
 
-    /** {@link #match} from {@code from} on, without counting hits and misses (the manager counts its own). */
+    /** Counts a manager's match: {@code hits} blocks this pool handed out, {@code misses} hashes no tier had. */
+    void countMatch(long hits, long misses) {
+        if (hits != 0) {
+            matched.addAndGet(hits);
+        }
+        if (misses != 0) {
+            missed.addAndGet(misses);
+        }
+    }
+
+    /** {@link #match} from {@code from} on, without counting hits and misses (the caller counts them). */
     List<ImmutableBlock> match(long[] sequenceHashes, int from) {
         lock.lock();
         try {
@@ -441,8 +460,9 @@ public final class BlockPool implements AutoCloseable {
     }
 
     /**
-     * Makes the inactive blocks registered under these hashes the most recently used, so they are evicted last
-     * among their priority.
+     * Makes the inactive blocks registered under these hashes the most recently used: among the blocks of their
+     * priority that are equally evictable they go last. Eviction still takes leaves (blocks with no resident child)
+     * before parents, so a touched parent of an untouched leaf still outlives it; touch a whole prefix to keep it.
      *
      * @param sequenceHashes hashes of registered blocks; others are ignored
      */

@@ -130,6 +130,8 @@ public final class KvBlockManager implements AutoCloseable {
         LayoutHandle bounceH = null;
         OwnedLayout scratch = null;
         LayoutHandle scratchH = null;
+        dev.kvbm.manager.events.KvEventSink sink = null;
+        dev.kvbm.manager.events.KvEventPublisher publisher = null;
         try {
             for (Tier t : Tier.values()) {
                 TierSpec spec = b.specs.get(t);
@@ -148,17 +150,21 @@ public final class KvBlockManager implements AutoCloseable {
                         .allocate(backends.storageProvider(kind), kind);
                 bounceH = transport.registerLayout(bounce);
             }
-        } catch (RuntimeException e) {
-            transport.close();
+            if (b.eventSink != null) { // last of what can be refused: nothing is left behind when it is
+                sink = dev.kvbm.manager.events.KvEventSinkProvider.named(b.eventSink).open(b.eventSettings);
+                publisher = new dev.kvbm.manager.events.KvEventPublisher(b.workerId, built.get(Tier.G1).pool,
+                        sink, b.eventHeartbeat);
+            }
+        } catch (RuntimeException | Error e) {
+            closeQuietly(publisher, e);
+            closeQuietly(sink, e);
+            closeQuietly(transport, e);
             for (TierState s : built.values()) {
-                s.close();
+                closeQuietly(s.pool, e);
+                closeQuietly(s::close, e);
             }
-            if (bounce != null) {
-                bounce.close();
-            }
-            if (scratch != null) {
-                scratch.close();
-            }
+            closeQuietly(bounce, e);
+            closeQuietly(scratch, e);
             throw e;
         }
         this.tiers = built;
@@ -166,6 +172,8 @@ public final class KvBlockManager implements AutoCloseable {
         this.bounceHandle = bounceH;
         this.pullScratch = scratch;
         this.pullScratchHandle = scratchH;
+        this.eventSink = sink;
+        this.eventPublisher = publisher;
         this.bounceBlocks = bounce == null ? new int[0] : java.util.stream.IntStream.range(0, 2 * b.batchSize).toArray();
         Map<Tier, BlockPool> pools = new EnumMap<>(Tier.class);
         built.forEach((t, s) -> pools.put(t, s.pool));
@@ -181,16 +189,21 @@ public final class KvBlockManager implements AutoCloseable {
         this.offloader = built.containsKey(Tier.G2)
                 ? new Offloader(this, built.get(Tier.G1), built.get(Tier.G2), b.maxInFlight, b.batchSize)
                 : null;
-        if (b.eventSink != null) {
-            this.eventSink = dev.kvbm.manager.events.KvEventSinkProvider.named(b.eventSink).open(b.eventSettings);
-            this.eventPublisher = new dev.kvbm.manager.events.KvEventPublisher(b.workerId, built.get(Tier.G1).pool,
-                    eventSink, b.eventHeartbeat);
-        } else {
-            this.eventSink = null;
-            this.eventPublisher = null;
-        }
         LOG.log(System.Logger.Level.INFO, () -> "KV block manager of worker " + Long.toUnsignedString(b.workerId)
-                + ": " + shape + ", tiers " + describeTiers());
+                + ": " + shape + ", tiers " + describeTiers() + "; agent " + transport.agentProvider()
+                .map(p -> p + " (named " + transport.agentName() + ")").orElse("none"));
+    }
+
+    /** Closes what a refused build had made, keeping the first failure as the one thrown. */
+    private static void closeQuietly(AutoCloseable c, Throwable first) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception | Error e) {
+            first.addSuppressed(e);
+        }
     }
 
     /**
@@ -357,6 +370,9 @@ public final class KvBlockManager implements AutoCloseable {
             break;
         }
         metrics.matched(sequenceHashes.length, perTier);
+        for (TierState s : tiers.values()) {
+            s.pool.countMatch(perTier[s.tier.ordinal()], s.tier == Tier.G1 ? sequenceHashes.length - pos : 0);
+        }
         return new PrefixMatch(out);
     }
 
@@ -384,6 +400,10 @@ public final class KvBlockManager implements AutoCloseable {
             for (int i = 0; i < n; i++) {
                 ImmutableBlock b = Objects.requireNonNull(blocks.get(i), "a block in the list");
                 tierOf(b, "onboard");
+                if (b.isClosed()) {
+                    throw new IllegalArgumentException("onboard: block " + i + " of the list (" + b + ") was"
+                            + " released; onboard blocks the caller still holds, e.g. an open PrefixMatch's");
+                }
                 sources[i] = b.share(); // ours until the copy is done, whatever the caller does with its handle
             }
             int missing = 0;

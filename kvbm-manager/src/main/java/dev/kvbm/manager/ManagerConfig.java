@@ -275,8 +275,13 @@ final class ManagerConfig {
                         + " 8GiB, 2TB");
             }
             String unit = m.group(2) == null ? "B" : m.group(2).toUpperCase(Locale.ROOT);
+            if (unit.length() == 2) {
+                // KB means 1,000 to the SI and 1,024 to most people who size memory: refuse to guess.
+                throw error(path + " is '" + node.asText() + "', which is ambiguous (powers of 1000 or of 1024?):"
+                        + " write " + m.group(1) + unit.charAt(0) + "iB for powers of 1024, or the number of bytes");
+            }
             int power = "BKMGT".indexOf(unit.charAt(0));
-            long base = unit.length() == 3 ? 1024 : unit.equals("B") ? 1 : 1000;
+            long base = unit.length() == 3 ? 1024 : 1;
             try {
                 long v = Long.parseLong(m.group(1));
                 for (int i = 0; i < power; i++) {

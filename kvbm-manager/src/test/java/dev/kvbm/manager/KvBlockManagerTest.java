@@ -107,6 +107,9 @@ class KvBlockManagerTest {
         }
         assertThat(kvbm.metrics().matchedBlocks(Tier.G1)).isEqualTo(5);
         assertThat(kvbm.metrics().matchAskedBlocks()).isEqualTo(7);
+        assertThat(kvbm.pool(Tier.G1).stats().matchedBlocks()).as("the pool counts the manager's matches too")
+                .isEqualTo(5);
+        assertThat(kvbm.pool(Tier.G1).stats().missedBlocks()).isEqualTo(2);
         assertThat(kvbm.metrics().hitRate()).isEqualTo(5.0 / 7);
         assertThat(kvbm.metrics().tier(Tier.G1).inactive()).isEqualTo(4);
     }
@@ -333,8 +336,8 @@ class KvBlockManagerTest {
         List<ImmutableBlock> held = Kv.prefill(kvbm, sequence(0, 2));
         await(kvbm); // the offload holds shares while it copies
         held.get(1).close(); // the second of the list is released: the first was shared before the refusal
-        assertThatThrownBy(() -> kvbm.onboard(held)).isInstanceOf(IllegalStateException.class)
-                .hasMessageContaining("was released");
+        assertThatThrownBy(() -> kvbm.onboard(held)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("block 1 of the list").hasMessageContaining("was released");
         assertThat(kvbm.metrics().tier(Tier.G1).active()).as("the other block's share was given back").isEqualTo(1);
 
         BlockPool other = BlockPool.create("other", 2, SHAPE.pageSize(), BlockPool.Duplicates.REFUSE);
@@ -350,8 +353,43 @@ class KvBlockManagerTest {
                 .as("a refused pull frees the blocks it took").isEqualTo(free);
         assertThatThrownBy(() -> kvbm.allocate(5)).isInstanceOf(NotEnoughBlocksException.class)
                 .hasMessageContaining("5").hasMessageContaining("4");
+        for (int absurd : new int[] {Integer.MAX_VALUE, 1 << 30}) { // refused before a list is sized for them
+            assertThatThrownBy(() -> kvbm.allocate(absurd)).isInstanceOf(NotEnoughBlocksException.class)
+                    .hasMessageContaining(Integer.toString(absurd));
+            assertThatThrownBy(() -> kvbm.pool(Tier.G2).allocate(absurd)).isInstanceOf(NotEnoughBlocksException.class);
+        }
+        assertThat(kvbm.metrics().tier(Tier.G1).free() + kvbm.metrics().tier(Tier.G1).inactive()).isEqualTo(free);
         assertThatThrownBy(() -> new RemoteBlocks(kvbm.handle(Tier.G2), new int[] {-1}))
                 .hasMessageContaining("negative");
+    }
+
+    @Test
+    void aBuildRefusedOverItsEventSinkLeavesNoMemoryAndNoThreadBehind() {
+        Set<String> threadsBefore = offloadThreads();
+        List<java.util.function.Consumer<KvBlockManager.Builder>> refusals = List.of(
+                b -> b.events("no-such-sink", java.util.Map.of()),
+                b -> b.events("in-process", java.util.Map.of("servers", "nats://127.0.0.1:4222")),
+                b -> b.events("in-process", java.util.Map.of()).eventHeartbeat(java.time.Duration.ofNanos(1)));
+        for (var refusal : refusals) {
+            KvBlockManager.Builder b = KvBlockManager.builder().model(SHAPE).backends(backends).withoutAgent()
+                    .tier(Tier.G1, TierSpec.blocks(4)).tier(Tier.G2, TierSpec.blocks(4)).tier(Tier.G3,
+                            TierSpec.blocks(4));
+            refusal.accept(b);
+            assertThatThrownBy(b::build).isInstanceOf(IllegalArgumentException.class);
+            assertThat(memory.bytesOutstanding()).as("host bytes after a refused build").isZero();
+            assertThat(disk.bytesOutstanding()).as("disk bytes after a refused build").isZero();
+        }
+        assertThat(offloadThreads()).as("offload threads after refused builds").isEqualTo(threadsBefore);
+    }
+
+    private static Set<String> offloadThreads() {
+        Set<String> names = new java.util.HashSet<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("kvbm-offload-")) {
+                names.add(t.getName() + "#" + t.threadId());
+            }
+        }
+        return names;
     }
 
     /** Collects a pool's events as "stored H" / "removed H". */

@@ -116,6 +116,8 @@ class ManagerConfigTest {
         assertRefused("g.yaml", model + "tiers: {g1: {blocks: 3, storage: gpu}}", "allowed: system, pinned");
         assertRefused("h.yaml", model + "tiers: {g1: {blocks: -3}}", "tiers.g1.blocks must be an integer 0..2^64-1");
         assertRefused("i.yaml", model + "tiers: {g1: {bytes: 99999999999TiB}}", "more bytes than");
+        assertRefused("i2.yaml", model + "tiers: {g1: {bytes: 32KB}}", "'32KB', which is ambiguous", "32KiB");
+        assertRefused("i3.yaml", model + "tiers: {g1: {bytes: 2 gb}}", "'2 gb', which is ambiguous", "2GiB");
         assertRefused("j.yaml", model + "tiers: {g1: {blocks: 3}\n  - broken", "is not valid YAML");
         assertRefused("k.json", "{\"model\": [1, 2]}", "model must be a mapping");
         assertRefused("l.toml", "", "name it .json, .yaml or .yml");

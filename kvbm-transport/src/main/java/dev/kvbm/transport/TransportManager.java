@@ -68,6 +68,7 @@ public final class TransportManager implements AutoCloseable {
     private final String agentName;
     private final Backends backends;
     private final Agent agent; // null: no agent provider available; local transfers only
+    private final String agentProvider; // the provider's name, null without an agent
     private final Object registry = new Object();
 
     private final Map<LayoutHandle, LocalLayout> locals = new ConcurrentHashMap<>();
@@ -87,11 +88,12 @@ public final class TransportManager implements AutoCloseable {
     private record RemoteLayout(LayoutHandle handle, PhysicalLayout layout, WorkerAddress worker) {
     }
 
-    private TransportManager(long workerId, String agentName, Backends backends, Agent agent) {
+    private TransportManager(long workerId, String agentName, Backends backends, Agent agent, String agentProvider) {
         this.workerId = workerId;
         this.agentName = agentName;
         this.backends = backends;
         this.agent = agent;
+        this.agentProvider = agentProvider;
     }
 
     /** {@return a builder; only the worker id is required} */
@@ -107,6 +109,14 @@ public final class TransportManager implements AutoCloseable {
     /** {@return the name of this worker's agent (also used in descriptors when there is no agent)} */
     public String agentName() {
         return agentName;
+    }
+
+    /**
+     * {@return which agent provider this manager's agent came from ({@code ucx}, {@code local}, ...), empty without
+     * an agent} {@link #agentName()} is the agent's own name, which peers know it by.
+     */
+    public Optional<String> agentProvider() {
+        return Optional.ofNullable(agentProvider);
     }
 
     /** {@return the agent this manager moves remote blocks with, if an agent provider was available} */
@@ -757,7 +767,7 @@ public final class TransportManager implements AutoCloseable {
                         .orElseThrow(() -> new IllegalStateException(Strategies.noAgentAtBuild(b.agentProviders())));
             }
             Agent agent = provider == null ? null : provider.create(name, agentOptions);
-            return new TransportManager(workerId, name, b, agent);
+            return new TransportManager(workerId, name, b, agent, provider == null ? null : provider.name());
         }
     }
 }
