@@ -25,12 +25,16 @@ import static org.junit.jupiter.api.Assumptions.abort;
 /**
  * Membership through each discovery provider (the embedded default, and a real etcd), between worker processes
  * with the ucx agent: three register and import
- * each other; one is killed with SIGKILL (so it unregisters nothing) and the others see it leave within the TTL
- * plus 2 s, forget its layouts (a transfer into them fails naming the worker), and import a fourth that appears
- * later, without a restart of anyone.
+ * each other; one is killed with SIGKILL (so it unregisters nothing) and the others see it leave, forget its
+ * layouts (a transfer into them fails naming the worker), and import a fourth that appears later, without a restart
+ * of anyone. How soon a killed worker is seen gone (the TTL plus about a heartbeat) is a benchmark figure
+ * ({@code kvbm bench discovery}), not this test's deadline: it waits {@link #LEFT_WITHIN_TTLS} TTLs, so that a
+ * busy machine cannot fail it while a provider that never notices still does.
  */
 class DiscoveryMembershipTest {
     private static final long TTL_MS = 3000;
+    /** How many TTLs the test waits for a killed worker to be seen gone. */
+    private static final long LEFT_WITHIN_TTLS = 10;
 
     @TempDir
     Path registry;
@@ -55,7 +59,7 @@ class DiscoveryMembershipTest {
             long killedAt = System.nanoTime();
             victim.process.waitFor(30, TimeUnit.SECONDS);
             for (Worker w : List.of(workers.get(0), workers.get(2))) {
-                w.awaitLines(List.of("EVENT left 2 "), TTL_MS + 2000 - elapsedMs(killedAt));
+                w.awaitLines(List.of("EVENT left 2 "), LEFT_WITHIN_TTLS * TTL_MS - elapsedMs(killedAt));
                 String transfer = w.awaitLines(List.of("TRANSFER "), 10_000);
                 assertThat(transfer).contains("worker 2").contains("is gone").contains("discovery entry disappeared");
             }

@@ -97,7 +97,7 @@ class EtcdDiscoveryTest {
     }
 
     @Test
-    void aWorkerThatStopsRenewingIsGoneWithinItsTtlPlusTwoSeconds() throws Exception {
+    void aWorkerThatStopsRenewingIsSeenGoneOnceItsLeaseExpires() throws Exception {
         BlockingQueue<String> events = new LinkedBlockingQueue<>();
         try (Client raw = Client.builder().endpoints(etcd.endpoint()).build(); Discovery d = connect();
              Discovery.Watch w = d.watch(recorder(events))) {
@@ -107,9 +107,9 @@ class EtcdDiscoveryTest {
                     ByteSequence.from(value(77, 5, "killed", "m".getBytes())),
                     PutOption.builder().withLeaseId(lease).build()).get(10, TimeUnit.SECONDS);
             assertThat(events.poll(10, TimeUnit.SECONDS)).isEqualTo("joined 5 m");
-            long start = System.nanoTime();
-            assertThat(events.poll(TTL.toMillis() + 2000, TimeUnit.MILLISECONDS)).isEqualTo("left 5");
-            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(TTL.toMillis() + 2000);
+            // How soon is a benchmark figure (kvbm bench discovery); the test waits ten TTLs, which a loaded
+            // machine does not miss and a watch that never sees the lease expire does.
+            assertThat(events.poll(10 * TTL.toMillis(), TimeUnit.MILLISECONDS)).isEqualTo("left 5");
         }
     }
 
