@@ -7,7 +7,9 @@ package dev.kvbm.manager;
  * @param sequenceHash its sequence hash
  * @param hasParent    whether a block precedes it in its sequence
  * @param parentHash   that block's sequence hash (0 when none)
+ * @param position     its index in its sequence (0 for a first block)
  * @param tokens       its tokens (a copy)
  */
-record BlockMeta(int blockId, long sequenceHash, long blockHash, boolean hasParent, long parentHash, int[] tokens) {
+record BlockMeta(int blockId, long sequenceHash, long blockHash, boolean hasParent, long parentHash, int position,
+                 int[] tokens) {
 }

@@ -27,7 +27,9 @@ import java.util.function.Consumer;
  * <p>Eviction order, when {@code allocate} needs more than the free (never or no longer registered) blocks: free
  * blocks first; then inactive blocks none of whose children (blocks registered with this block's sequence hash as
  * their parent) is resident, lowest priority first, then least recently released; a parent only after its resident
- * children, unless nothing else is left. {@link #touch} makes inactive blocks recently used again.
+ * children, unless nothing else is left — and then the deepest such parent (the one furthest into its sequence),
+ * never a root first, so that when every inactive block is an ancestor of a held one the longest prefixes stay
+ * matchable. {@link #touch} makes inactive blocks recently used again.
  *
  * <p>Duplicates: registering a block whose sequence hash is already registered either hands back the existing
  * block (the new one is reset and freed: {@link Duplicates#REFUSE}, the default) or keeps the new one as a
@@ -89,6 +91,12 @@ public final class BlockPool implements AutoCloseable {
     /** Resident children of parent hashes that are not registered here, so a parent arriving later knows them. */
     private final LongTable orphanChildren; // parent hash -> resident children
     private final Inactive inactive = new Inactive();
+    /**
+     * Blocks being written down into this tier ({@link #allocateBelow}): handed out, filled with what they will hold,
+     * not registered yet. A later write's chain is followed through them, so their registered ancestors are not
+     * evicted while their bytes are on the way.
+     */
+    private final HashMap<Long, Slot> incoming = new HashMap<>(); // guarded by lock
     private long tick;
     private long registerMark; // guarded by lock
     private int active;
@@ -169,33 +177,102 @@ public final class BlockPool implements AutoCloseable {
             Stats now = stats();
             throw new NotEnoughBlocksException(name, n, now.free() + now.inactive());
         }
-        List<MutableBlock> out = new ArrayList<>(n);
-        List<BlockMeta> evicted = null;
-        Consumer<List<BlockMeta>> listener = evictionListener;
+        return take(new int[] {n}, false, null, null, null).runs().getFirst();
+    }
+
+    /**
+     * Blocks for prefix runs being written down into this tier ({@link #allocateBelow}): {@code runs.get(r)} holds
+     * the blocks run {@code r} got, for its first blocks, already filled with what they will hold; {@code held} the
+     * shares that keep each run's resident ancestors here, which the caller releases ({@link #release(List)}) once
+     * the new blocks are registered or closed.
+     */
+    record PrefixAllocation(List<List<MutableBlock>> runs, List<ImmutableBlock> held) {
+    }
+
+    /**
+     * Hands out blocks for copies of prefix runs written down into this tier: run {@code r} is consecutive blocks of
+     * one sequence, a parent before its child. Each run's parent and its ancestors here — registered, or on their
+     * way ({@link #isIncoming}) — are held first, so that no allocation evicts them (that would leave what is
+     * written unreachable from the head of its prefix); then each run in order gets free blocks, then inactive
+     * ones, from its head, until there is no more room: the caller drops the tails that got none. The blocks handed
+     * out are filled with their runs' identities and count as on their way until registered or closed.
+     *
+     * @param runs the blocks to be written, as their identities in the tier they come from
+     * @return the blocks of each run and the shares holding their ancestors
+     */
+    PrefixAllocation allocateBelow(List<List<BlockMeta>> runs) {
+        int[] counts = new int[runs.size()];
+        boolean[] hasParent = new boolean[runs.size()];
+        long[] parents = new long[runs.size()];
+        for (int r = 0; r < counts.length; r++) {
+            counts[r] = runs.get(r).size();
+            hasParent[r] = counts[r] > 0 && runs.get(r).getFirst().hasParent();
+            parents[r] = hasParent[r] ? runs.get(r).getFirst().parentHash() : 0;
+        }
+        return take(counts, true, hasParent, parents, runs);
+    }
+
+    /** {@return true when a block of this hash is being written down into this tier: handed out, not registered} */
+    boolean isIncoming(long sequenceHash) {
         lock.lock();
         try {
-            int available = free.size() + inactive.size();
-            if (n > available) {
-                throw new NotEnoughBlocksException(name, n, available);
-            }
-            for (int i = 0; i < n; i++) {
-                Slot s = free.pollFirst();
-                if (s == null) {
-                    if (listener != null) {
-                        if (evicted == null) {
-                            evicted = new ArrayList<>();
-                        }
-                        evicted.add(metaOf(inactive.first()));
+            return incoming.containsKey(sequenceHash);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private PrefixAllocation take(int[] counts, boolean upTo, boolean[] hasParent, long[] parentHashes,
+                                  List<List<BlockMeta>> fillWith) {
+        List<BlockMeta> evicted = null;
+        Consumer<List<BlockMeta>> listener = evictionListener;
+        List<List<MutableBlock>> runs = new ArrayList<>(counts.length);
+        List<ImmutableBlock> held = List.of();
+        lock.lock();
+        try {
+            if (hasParent != null) {
+                held = new ArrayList<>();
+                for (int r = 0; r < counts.length; r++) {
+                    if (hasParent[r]) {
+                        holdChain(parentHashes[r], held);
                     }
-                    s = evict();
                 }
-                s.state = State.RESET;
-                s.tokenCount = 0;
-                if (s.tokens == null) {
-                    assignPage(s);
+            }
+            for (int r = 0; r < counts.length; r++) {
+                int n = counts[r];
+                int available = free.size() + inactive.size();
+                if (n > available) {
+                    if (!upTo) {
+                        throw new NotEnoughBlocksException(name, n, available);
+                    }
+                    n = available;
                 }
-                active++;
-                out.add(new MutableBlock(this, s));
+                List<MutableBlock> out = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    Slot s = free.pollFirst();
+                    if (s == null) {
+                        if (listener != null) {
+                            if (evicted == null) {
+                                evicted = new ArrayList<>();
+                            }
+                            evicted.add(metaOf(inactive.first()));
+                        }
+                        s = evict();
+                    }
+                    s.state = State.RESET;
+                    s.tokenCount = 0;
+                    if (s.tokens == null) {
+                        assignPage(s);
+                    }
+                    active++;
+                    MutableBlock m = new MutableBlock(this, s);
+                    if (fillWith != null) {
+                        m.fill(fillWith.get(r).get(i));
+                        s.incoming = incoming.putIfAbsent(s.sequenceHash, s) == null;
+                    }
+                    out.add(m);
+                }
+                runs.add(out);
             }
             flushEvents();
         } finally {
@@ -210,7 +287,42 @@ public final class BlockPool implements AutoCloseable {
                         "the eviction listener of pool " + name + " failed; the evicted blocks are lost", e);
             }
         }
-        return out;
+        return new PrefixAllocation(runs, held);
+    }
+
+    /**
+     * Takes a share of the block registered under {@code tip} and of each of its resident ancestors, root first
+     * into {@code into} (so that releasing the list, last to first, lets go of the tip first); the caller holds the
+     * lock. A block on its way here is followed to its parent (it cannot be evicted anyway); the walk stops at the
+     * first ancestor neither resident nor on its way.
+     */
+    private void holdChain(long tip, List<ImmutableBlock> into) {
+        List<ImmutableBlock> chain = new ArrayList<>();
+        long hash = tip;
+        for (int steps = 0; steps < slots.length; steps++) { // bounded even if colliding hashes made a cycle
+            Slot s = registered(hash);
+            if (s != null) {
+                chain.add(acquire(s));
+            } else {
+                s = incoming.get(hash);
+                if (s == null) {
+                    break;
+                }
+            }
+            if (!s.hasParent) {
+                break;
+            }
+            hash = s.parentHash;
+        }
+        into.addAll(chain.reversed());
+    }
+
+    /** The block is no longer on its way here (registered, or closed); the caller holds the lock. */
+    private void arrived(Slot s) {
+        if (s.incoming) {
+            incoming.remove(s.sequenceHash, s);
+            s.incoming = false;
+        }
     }
 
     /**
@@ -251,7 +363,8 @@ public final class BlockPool implements AutoCloseable {
 
     /** A snapshot of a registered slot's identity; the caller holds the lock. */
     private static BlockMeta metaOf(Slot s) {
-        return new BlockMeta(s.id, s.sequenceHash, s.blockHash, s.hasParent, s.parentHash, copyTokens(s));
+        return new BlockMeta(s.id, s.sequenceHash, s.blockHash, s.hasParent, s.parentHash, s.position,
+                copyTokens(s));
     }
 
     /** {@return what a held block is registered as} */
@@ -308,6 +421,7 @@ public final class BlockPool implements AutoCloseable {
     /** Registers a block already checked by {@link MutableBlock#checkRegistrable}; the caller holds the lock. */
     private ImmutableBlock registerOne(MutableBlock block) {
         Slot s = block.consumeLocked();
+        arrived(s);
         Slot existing = registry.putIfAbsent(s.sequenceHash, s); // one probe: look up, and claim if absent
         if (existing != null) {
             if (duplicates == Duplicates.REFUSE) {
@@ -607,6 +721,7 @@ public final class BlockPool implements AutoCloseable {
         try {
             if (block.closeLocked()) {
                 Slot s = block.slot();
+                arrived(s);
                 active--;
                 s.clear();
                 free.addFirst(s);
@@ -690,6 +805,10 @@ public final class BlockPool implements AutoCloseable {
         long blockHash;
         long parentHash;
         boolean hasParent;
+        /** The block's index in its sequence: how deep in its prefix it is. */
+        int position;
+        /** Handed out by {@link #allocateBelow} and not yet registered or closed: in {@code incoming}. */
+        boolean incoming;
         int refCount;
         int priority = Integer.MAX_VALUE;
         long releasedTick;
@@ -715,6 +834,7 @@ public final class BlockPool implements AutoCloseable {
             blockHash = 0;
             parentHash = 0;
             hasParent = false;
+            position = 0;
             refCount = 0;
             priority = Integer.MAX_VALUE;
             duplicate = false;

@@ -5,7 +5,8 @@ import java.util.TreeMap;
 
 /**
  * A pool's inactive blocks in eviction order — leaves (no resident child) before parents, then lowest priority,
- * then least recently released — in amortised O(1) for the common operations.
+ * then least recently released; among parents (taken only when no leaf is left) the deepest first — in amortised
+ * O(1) for the common operations.
  *
  * <p>Every inactive block starts in a <em>candidate</em> list of its priority, kept in release order: release and
  * touch append (their tick is the newest). A revived block stays where it was until it is released again or reaches
@@ -53,7 +54,7 @@ final class Inactive {
 
     /**
      * {@return the block to evict next; there must be one} The lowest-priority, least recently released leaf; a
-     * parent only when every inactive block has resident children.
+     * parent only when every inactive block has resident children, and then the deepest of the lowest priority.
      */
     BlockPool.Slot first() {
         while (true) {
@@ -172,7 +173,19 @@ final class Inactive {
         return b;
     }
 
-    /** Puts {@code s} into {@code b} at its tick's place. */
+    /**
+     * {@return true when {@code s} goes before {@code x} in a list of {@code b}'s kind} Candidates: least recently
+     * released first. Parents: deepest first (the one furthest into its sequence, whose eviction strands the fewest
+     * blocks), then least recently released.
+     */
+    private static boolean precedes(Bucket b, BlockPool.Slot s, BlockPool.Slot x) {
+        if (b.parents && s.position != x.position) {
+            return s.position > x.position;
+        }
+        return s.releasedTick < x.releasedTick;
+    }
+
+    /** Puts {@code s} into {@code b} at its place in that list's order. */
     private static void insert(Bucket b, BlockPool.Slot s) {
         s.bucket = b;
         BlockPool.Slot tail = b.tail;
@@ -183,18 +196,18 @@ final class Inactive {
             b.tail = s;
             return;
         }
-        if (tail.releasedTick <= s.releasedTick) { // the usual case: just released
+        if (!precedes(b, s, tail)) { // the usual case: just released
             s.prev = tail;
             s.next = null;
             tail.next = s;
             b.tail = s;
             return;
         }
-        // Out of order (a block changing lists keeps its release tick): walk from both ends.
+        // Out of order (a block changing lists keeps its release tick and depth): walk from both ends.
         BlockPool.Slot fromHead = b.head;
         BlockPool.Slot fromTail = tail;
         while (true) {
-            if (fromHead.releasedTick > s.releasedTick) {
+            if (precedes(b, s, fromHead)) {
                 s.next = fromHead;
                 s.prev = fromHead.prev;
                 if (fromHead.prev == null) {
@@ -205,7 +218,7 @@ final class Inactive {
                 fromHead.prev = s;
                 return;
             }
-            if (fromTail.releasedTick <= s.releasedTick) {
+            if (!precedes(b, s, fromTail)) {
                 s.prev = fromTail;
                 s.next = fromTail.next;
                 if (fromTail.next == null) {

@@ -926,7 +926,8 @@ public final class KvBlockManager implements AutoCloseable {
     }
 
     /**
-     * Writes blocks just evicted from {@code from} to {@code to} (unless {@code to} has them), on the allocating
+     * Writes blocks just evicted from {@code from} to {@code to} (unless {@code to} has them or they are on their
+     * way there), on the allocating
      * thread, before the allocation returns. Blocks that cannot be written are lost from the cache, and counted.
      */
     private void writeBack(TierState from, TierState to, List<BlockMeta> evicted) {
@@ -935,47 +936,112 @@ public final class KvBlockManager implements AutoCloseable {
         }
         List<BlockMeta> wanted = new ArrayList<>(evicted.size());
         for (BlockMeta m : evicted) {
-            if (to.pool.isRegistered(m.sequenceHash())) {
+            if (to.pool.isRegistered(m.sequenceHash()) || to.pool.isIncoming(m.sequenceHash())) {
                 metrics.skipped(from.tier, to.tier, 1);
             } else {
                 wanted.add(m);
             }
         }
-        if (wanted.isEmpty()) {
-            return;
-        }
-        List<MutableBlock> dst;
         try {
-            dst = to.pool.allocate(wanted.size());
-        } catch (NotEnoughBlocksException e) {
-            metrics.skipped(from.tier, to.tier, wanted.size());
-            LOG.log(System.Logger.Level.DEBUG, () -> "no room in " + to.tier + " for " + wanted.size()
-                    + " blocks evicted from " + from.tier + ": " + e.getMessage());
-            return;
+            writeDown(from, to, wanted).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            LOG.log(System.Logger.Level.WARNING, "write-back " + from.tier + " -> " + to.tier + " failed", e);
+        }
+    }
+
+    /**
+     * Copies registered blocks of {@code from} down to {@code to} and registers them there, keeping prefixes whole:
+     * the blocks are taken as runs of consecutive blocks of a sequence (a parent before its children), each run is
+     * given blocks of {@code to} from its head, and what does not fit is dropped from the tail (counted as dropped,
+     * logged at DEBUG), never evicting the run's own ancestors in {@code to}, which stay held until the copies are
+     * registered. A run whose parent is in this batch and was dropped is dropped too. {@code blocks} must stay as
+     * they are in {@code from} until the returned future completes.
+     *
+     * @return completes once what landed is registered in {@code to} (never exceptionally for a failed copy)
+     */
+    CompletableFuture<Void> writeDown(TierState from, TierState to, List<BlockMeta> blocks) {
+        if (blocks.isEmpty()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        // Parents before children, then chain each block to the run its parent ends.
+        List<BlockMeta> ordered = new ArrayList<>(blocks);
+        ordered.sort(java.util.Comparator.comparingInt(BlockMeta::position));
+        Map<Long, int[]> placeOf = new java.util.HashMap<>(); // sequence hash -> {run, index in run}
+        List<List<BlockMeta>> runs = new ArrayList<>();
+        List<Integer> dependsOn = new ArrayList<>(); // the run holding the run's parent in this batch, or -1
+        for (BlockMeta m : ordered) {
+            int[] parent = m.hasParent() ? placeOf.get(m.parentHash()) : null;
+            if (parent != null && parent[1] == runs.get(parent[0]).size() - 1) {
+                runs.get(parent[0]).add(m);
+                placeOf.put(m.sequenceHash(), new int[] {parent[0], parent[1] + 1});
+                continue;
+            }
+            placeOf.put(m.sequenceHash(), new int[] {runs.size(), 0});
+            dependsOn.add(parent == null ? -1 : parent[0]);
+            runs.add(new ArrayList<>(List.of(m)));
+        }
+        int r = runs.size();
+        int[] counts = new int[r];
+        for (int i = 0; i < r; i++) {
+            counts[i] = runs.get(i).size();
+        }
+        BlockPool.PrefixAllocation room = to.pool.allocateBelow(runs);
+        List<BlockMeta> wanted = new ArrayList<>(blocks.size());
+        List<MutableBlock> dst = new ArrayList<>(blocks.size());
+        int[] got = new int[r];
+        int dropped = 0;
+        for (int i = 0; i < r; i++) {
+            List<MutableBlock> mine = room.runs().get(i);
+            got[i] = mine.size();
+            int parentRun = dependsOn.get(i);
+            if (parentRun >= 0) {
+                int parentIndex = placeOf.get(runs.get(i).getFirst().parentHash())[1];
+                if (parentIndex >= got[parentRun]) { // its parent was dropped: it would be unreachable
+                    closeAll(mine);
+                    got[i] = 0;
+                }
+            }
+            dropped += counts[i] - got[i];
+            for (int j = 0; j < got[i]; j++) {
+                wanted.add(runs.get(i).get(j));
+                dst.add(mine.get(j));
+            }
+        }
+        if (dropped > 0) {
+            int kept = wanted.size();
+            int droppedBlocks = dropped;
+            metrics.dropped(from.tier, to.tier, dropped);
+            LOG.log(System.Logger.Level.DEBUG, () -> String.format(Locale.ROOT,
+                    "%s had room for %d of %d blocks written down from %s without evicting their own prefixes;"
+                            + " dropped the last %d", to.tier, kept, kept + droppedBlocks, from.tier, droppedBlocks));
+        }
+        if (wanted.isEmpty()) {
+            to.pool.release(room.held());
+            return CompletableFuture.completedFuture(null);
         }
         int[] src = wanted.stream().mapToInt(BlockMeta::blockId).toArray();
         int[] dstIds = dst.stream().mapToInt(MutableBlock::blockId).toArray();
-        CopyOutcome outcome;
-        try {
-            outcome = copy(from, src, to, dstIds).get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            closeAll(dst);
-            return;
-        } catch (ExecutionException e) {
-            closeAll(dst);
-            LOG.log(System.Logger.Level.WARNING, "write-back " + from.tier + " -> " + to.tier + " failed", e);
-            return;
-        }
-        List<MutableBlock> landed = new ArrayList<>();
-        for (int i = 0; i < wanted.size(); i++) {
-            if (outcome.landed(i)) {
-                landed.add(dst.get(i).fill(wanted.get(i)));
-            } else {
-                dst.get(i).close();
+        return copy(from, src, to, dstIds).handle((outcome, err) -> {
+            try {
+                List<MutableBlock> landed = new ArrayList<>();
+                for (int i = 0; i < wanted.size(); i++) {
+                    if (err == null && outcome.landed(i)) {
+                        landed.add(dst.get(i)); // filled by allocateBelow
+                    } else {
+                        dst.get(i).close();
+                    }
+                }
+                closeAll(to.pool.register(landed)); // released at once: inactive in the lower tier, matchable there
+            } catch (RuntimeException e) {
+                closeAll(dst); // those not registered: no longer on their way
+                LOG.log(System.Logger.Level.ERROR, "registering blocks written down to " + to.tier + " failed", e);
+            } finally {
+                to.pool.release(room.held());
             }
-        }
-        closeAll(to.pool.register(landed)); // released at once: inactive in the lower tier, matchable there
+            return null;
+        });
     }
 
     // ---------------------------------------------------------------- plumbing

@@ -63,7 +63,8 @@ public interface KvbmMetrics {
      *
      * @param from the tier copied from
      * @param to   the tier copied to
-     * @return blocks copied, their bytes, blocks that failed, blocks skipped (already there, gone, or no room)
+     * @return blocks copied, their bytes, blocks that failed, blocks skipped (already there, or gone) and blocks
+     *         dropped (no room)
      */
     HopStats hop(Tier from, Tier to);
 
@@ -108,11 +109,14 @@ public interface KvbmMetrics {
      * @param blocks   blocks whose bytes landed
      * @param bytes    their bytes
      * @param failures blocks whose copy failed (they were not registered in the destination)
-     * @param skipped  blocks not copied: already in the destination, evicted before their turn, or no room
+     * @param skipped  blocks not copied because they need no copy: already in the destination, or evicted before
+     *                 their turn (their eviction wrote them down)
+     * @param dropped  blocks not copied for want of room: the destination had no block to spare without evicting
+     *                 the prefix being written, so the tail of that prefix stays out of it
      */
-    record HopStats(long blocks, long bytes, long failures, long skipped) {
+    record HopStats(long blocks, long bytes, long failures, long skipped, long dropped) {
         /** Nothing yet. */
-        public static final HopStats ZERO = new HopStats(0, 0, 0, 0);
+        public static final HopStats ZERO = new HopStats(0, 0, 0, 0, 0);
 
         /**
          * Adds two.
@@ -121,7 +125,8 @@ public interface KvbmMetrics {
          * @return the sum
          */
         public HopStats plus(HopStats o) {
-            return new HopStats(blocks + o.blocks, bytes + o.bytes, failures + o.failures, skipped + o.skipped);
+            return new HopStats(blocks + o.blocks, bytes + o.bytes, failures + o.failures, skipped + o.skipped,
+                    dropped + o.dropped);
         }
     }
 

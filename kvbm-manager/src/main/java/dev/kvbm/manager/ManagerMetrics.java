@@ -13,13 +13,15 @@ final class ManagerMetrics implements KvbmMetrics {
     private static final int BYTES = 1;
     private static final int FAILURES = 2;
     private static final int SKIPPED = 3;
+    private static final int DROPPED = 4;
+    private static final int HOP_FIELDS = 5;
     private static final int CHANGED = 3; // in the pull counters, where nothing is skipped
 
     private final Map<Tier, BlockPool> pools;
     private final AtomicLong matchRequests = new AtomicLong();
     private final AtomicLong matchAsked = new AtomicLong();
     private final AtomicLongArray matchedPerTier = new AtomicLongArray(Tier.values().length);
-    private final AtomicLongArray hops = new AtomicLongArray(Tier.values().length * Tier.values().length * 4);
+    private final AtomicLongArray hops = new AtomicLongArray(Tier.values().length * Tier.values().length * HOP_FIELDS);
     private final AtomicLongArray pulls = new AtomicLongArray(4); // BLOCKS, BYTES, FAILURES, CHANGED
 
     ManagerMetrics(Map<Tier, BlockPool> pools) {
@@ -49,6 +51,10 @@ final class ManagerMetrics implements KvbmMetrics {
         add(from, to, SKIPPED, blocks);
     }
 
+    void dropped(Tier from, Tier to, long blocks) {
+        add(from, to, DROPPED, blocks);
+    }
+
     void pulled(long blocks, long bytes) {
         pulls.addAndGet(BLOCKS, blocks);
         pulls.addAndGet(BYTES, bytes);
@@ -74,7 +80,7 @@ final class ManagerMetrics implements KvbmMetrics {
     }
 
     private static int index(Tier from, Tier to, int what) {
-        return (from.ordinal() * Tier.values().length + to.ordinal()) * 4 + what;
+        return (from.ordinal() * Tier.values().length + to.ordinal()) * HOP_FIELDS + what;
     }
 
     @Override
@@ -105,7 +111,8 @@ final class ManagerMetrics implements KvbmMetrics {
     @Override
     public HopStats hop(Tier from, Tier to) {
         return new HopStats(hops.get(index(from, to, BLOCKS)), hops.get(index(from, to, BYTES)),
-                hops.get(index(from, to, FAILURES)), hops.get(index(from, to, SKIPPED)));
+                hops.get(index(from, to, FAILURES)), hops.get(index(from, to, SKIPPED)),
+                hops.get(index(from, to, DROPPED)));
     }
 
     @Override
@@ -137,8 +144,10 @@ final class ManagerMetrics implements KvbmMetrics {
                 out.add(counter("kvbm.transfer.bytes", tags, "bytes landed", () -> hop(from, to).bytes()));
                 out.add(counter("kvbm.transfer.failures", tags, "blocks whose copy failed",
                         () -> hop(from, to).failures()));
-                out.add(counter("kvbm.transfer.skipped", tags, "blocks not copied (already there, gone, no room)",
+                out.add(counter("kvbm.transfer.skipped", tags, "blocks not copied: already there, or gone",
                         () -> hop(from, to).skipped()));
+                out.add(counter("kvbm.transfer.dropped", tags, "blocks not copied: no room without evicting"
+                        + " their own prefix", () -> hop(from, to).dropped()));
             }
         }
         out.add(counter("kvbm.pull.blocks", Map.of(), "blocks pulled from other workers that arrived",

@@ -100,6 +100,7 @@ public final class MutableBlock extends BlockPool.Handle {
         slot.blockHash = sequence.blockHash(index);
         slot.hasParent = index > 0;
         slot.parentHash = index > 0 ? sequence.sequenceHash(index - 1) : 0;
+        slot.position = index;
         slot.state = BlockPool.State.COMPLETE;
         return this;
     }
@@ -117,6 +118,7 @@ public final class MutableBlock extends BlockPool.Handle {
         slot.blockHash = meta.blockHash();
         slot.hasParent = meta.hasParent();
         slot.parentHash = meta.parentHash();
+        slot.position = meta.position();
         slot.state = BlockPool.State.COMPLETE;
         return this;
     }

@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * (higher priority first, then first registered), batches of up to {@code batchSize} blocks, at most
  * {@code maxInFlight} batches copying at once. The queue holds hashes, not blocks: a block evicted from G1 before
  * its turn is skipped (its eviction wrote it down already), so queued offloads never pin G1 memory. A block G2 has
- * already is skipped too.
+ * already is skipped too. A batch is written down prefix by prefix, from each prefix's head: what G2 has no room
+ * for without evicting the prefix itself is dropped from the tail ({@link KvBlockManager#writeDown}).
  */
 final class Offloader implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Offloader.class.getName());
@@ -130,8 +131,8 @@ final class Offloader implements AutoCloseable {
         int asked = batch.size();
         List<ImmutableBlock> sources = new ArrayList<>(asked);
         for (Request r : batch) {
-            if (to.pool().isRegistered(r.sequenceHash())) {
-                continue; // already there
+            if (to.pool().isRegistered(r.sequenceHash()) || to.pool().isIncoming(r.sequenceHash())) {
+                continue; // already there, or on its way
             }
             ImmutableBlock b = from.pool().acquireRegistered(r.sequenceHash());
             if (b != null) { // else evicted before its turn, and written down then
@@ -144,37 +145,21 @@ final class Offloader implements AutoCloseable {
             done(asked);
             return;
         }
-        List<MutableBlock> targets;
+        List<BlockMeta> metas = new ArrayList<>(sources.size());
+        for (ImmutableBlock b : sources) {
+            metas.add(b.meta());
+        }
+        CompletableFuture<Void> written;
         try {
-            targets = to.pool().allocate(sources.size());
-        } catch (NotEnoughBlocksException e) {
-            manager.metricsImpl().skipped(from.tier(), to.tier(), sources.size());
-            LOG.log(System.Logger.Level.DEBUG, () -> "offload skipped, no room: " + e.getMessage());
+            written = manager.writeDown(from, to, metas);
+        } catch (RuntimeException e) {
+            KvBlockManager.closeAll(sources);
+            throw e; // run() logs it, releases the slot and counts the batch done
+        }
+        written.whenComplete((v, err) -> {
             KvBlockManager.closeAll(sources);
             slots.release();
             done(asked);
-            return;
-        }
-        int[] src = sources.stream().mapToInt(ImmutableBlock::blockId).toArray();
-        int[] dst = targets.stream().mapToInt(MutableBlock::blockId).toArray();
-        manager.copy(from, src, to, dst).whenComplete((outcome, err) -> {
-            try {
-                List<MutableBlock> landed = new ArrayList<>();
-                for (int i = 0; i < sources.size(); i++) {
-                    if (err == null && outcome.landed(i)) {
-                        landed.add(targets.get(i).fill(sources.get(i).meta()));
-                    } else {
-                        targets.get(i).close();
-                    }
-                }
-                KvBlockManager.closeAll(to.pool().register(landed));
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.ERROR, "registering offloaded blocks in " + to.tier() + " failed", e);
-            } finally {
-                KvBlockManager.closeAll(sources);
-                slots.release();
-                done(asked);
-            }
         });
     }
 

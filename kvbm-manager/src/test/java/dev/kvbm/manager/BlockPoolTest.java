@@ -53,6 +53,10 @@ class BlockPoolTest {
         assertThat(pool.stats().matchedBlocks()).isEqualTo(3);
         assertThat(pool.stats().missedBlocks()).isEqualTo(1);
         release(matched);
+        for (int absurd : new int[] {Integer.MAX_VALUE, 1 << 30, 17}) {
+            assertThatThrownBy(() -> pool.allocate(absurd)).isInstanceOf(NotEnoughBlocksException.class)
+                    .hasMessageContaining("cannot allocate " + absurd + " blocks: 16 are free or evictable");
+        }
     }
 
     @Test
@@ -194,6 +198,27 @@ class BlockPoolTest {
         release(root);
         one.forEach(MutableBlock::close);
         two.forEach(MutableBlock::close);
+    }
+
+    @Test
+    void whenOnlyAncestorsOfAHeldBlockAreLeftTheDeepestGoesFirstAndTheLongestPrefixStaysMatchable() {
+        // Dynamo v2's lineage case: a chain of 1,000 blocks whose last block is held, in a pool with nothing else.
+        int n = 1000;
+        BlockPool pool = BlockPool.create("test", n, PAGE, BlockPool.Duplicates.REFUSE);
+        TokenBlockSequence seq = sequence(n, 0);
+        List<ImmutableBlock> chain = store(pool, seq);
+        for (int i = 0; i < n - 1; i++) { // root first: by recency alone the root would be the first to go
+            chain.get(i).close();
+        }
+        List<MutableBlock> one = pool.allocate(1);
+        assertThat(pool.isRegistered(seq.sequenceHash(n - 2))).as("the deepest inactive block went").isFalse();
+        assertThat(pool.registeredPrefixLength(seq.sequenceHashes())).as("the prefix still matchable")
+                .isEqualTo(n - 2);
+        List<MutableBlock> ten = pool.allocate(10);
+        assertThat(pool.registeredPrefixLength(seq.sequenceHashes())).isEqualTo(n - 12);
+        one.forEach(MutableBlock::close);
+        ten.forEach(MutableBlock::close);
+        chain.getLast().close();
     }
 
     @Test

@@ -206,7 +206,7 @@ class KvBlockManagerTest {
         copies.poison = x -> false;
 
         assertThat(kvbm.metrics().hop(Tier.G1, Tier.G2)).isEqualTo(new KvbmMetrics.HopStats(3,
-                3 * SHAPE.blockBytes(), 1, 0));
+                3 * SHAPE.blockBytes(), 1, 0, 0));
         for (int i = 0; i < 4; i++) {
             assertThat(kvbm.pool(Tier.G2).isRegistered(a.sequenceHash(i))).as("block %d in G2", i).isEqualTo(i != 1);
         }
@@ -284,7 +284,7 @@ class KvBlockManagerTest {
                 assertThat(kvbm.metrics().tier(Tier.G1).free() + kvbm.metrics().tier(Tier.G1).inactive())
                         .as("the failed block's G1 space is free again").isEqualTo(freeBefore - 3);
                 assertThat(kvbm.metrics().hop(from, Tier.G1)).isEqualTo(new KvbmMetrics.HopStats(3,
-                        3 * SHAPE.blockBytes(), 1, 0));
+                        3 * SHAPE.blockBytes(), 1, 0, 0));
             }
         }
     }
@@ -361,6 +361,56 @@ class KvBlockManagerTest {
         assertThat(kvbm.metrics().tier(Tier.G1).free() + kvbm.metrics().tier(Tier.G1).inactive()).isEqualTo(free);
         assertThatThrownBy(() -> new RemoteBlocks(kvbm.handle(Tier.G2), new int[] {-1}))
                 .hasMessageContaining("negative");
+    }
+
+    @Test
+    void aPrefixLongerThanALowerTierKeepsItsHeadThereWhateverTheOffloadBatches() {
+        // G2 of 4 blocks, prefixes of 5: each offload or write-back fills from the head and drops the tail, so every
+        // batching gives the same tiers; before, a prefix could lose its head (nothing matchable) or be skipped whole.
+        TokenBlockSequence a = sequence(0, 5);
+        TokenBlockSequence b = sequence(7000, 5);
+        for (int batch : new int[] {1, 2, 3, 5, 16}) {
+            for (int inFlight : new int[] {1, 4}) {
+                for (int run = 0; run < 3; run++) {
+                    KvBlockManager kvbm = KvBlockManager.builder().model(SHAPE).backends(backends).withoutAgent()
+                            .offload(inFlight, batch).tier(Tier.G1, TierSpec.blocks(5))
+                            .tier(Tier.G2, TierSpec.blocks(4)).tier(Tier.G3, TierSpec.blocks(32)).build();
+                    managers.add(kvbm);
+                    KvBlockManager.closeAll(Kv.prefill(kvbm, a));
+                    await(kvbm);
+                    assertThat(where(kvbm, a)).as("batch %d, %d in flight: A after its offload", batch, inFlight)
+                            .containsExactly("G1+G2", "G1+G2", "G1+G2", "G1+G2", "G1");
+                    KvBlockManager.closeAll(Kv.prefill(kvbm, b)); // A leaves G1; B's offload moves A to G3
+                    await(kvbm);
+                    List<String> tiers = new ArrayList<>(where(kvbm, a));
+                    tiers.addAll(where(kvbm, b));
+                    assertThat(tiers).as("batch %d, %d in flight: A then B", batch, inFlight)
+                            .containsExactly("G3", "G3", "G3", "G3", "-", "G1+G2", "G1+G2", "G1+G2", "G1+G2", "G1");
+                    try (PrefixMatch hit = kvbm.match(a.sequenceHashes())) {
+                        assertThat(hit.length()).as("A's head is matchable").isEqualTo(4);
+                    }
+                    KvbmMetrics.HopStats down = kvbm.metrics().hop(Tier.G1, Tier.G2);
+                    assertThat(down.dropped()).as("no room in G2: A's last block at its offload and again at its"
+                            + " eviction from G1, B's at its offload").isEqualTo(3);
+                    assertThat(down.skipped()).as("A's head, already in G2 when G1 evicted it").isEqualTo(4);
+                }
+            }
+        }
+    }
+
+    /** Where each block of {@code seq} is registered: its tiers joined by '+', or '-' for none. */
+    private static List<String> where(KvBlockManager kvbm, TokenBlockSequence seq) {
+        List<String> out = new ArrayList<>();
+        for (long h : seq.sequenceHashes()) {
+            List<String> in = new ArrayList<>();
+            for (Tier t : kvbm.tiers()) {
+                if (kvbm.pool(t).isRegistered(h)) {
+                    in.add(t.name());
+                }
+            }
+            out.add(in.isEmpty() ? "-" : String.join("+", in));
+        }
+        return out;
     }
 
     @Test
