@@ -41,6 +41,13 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
     private static final System.Logger LOG = System.getLogger(KvIndexer.class.getName());
     /** Events held back for one stale worker at most; past it they are dropped and a new snapshot is asked. */
     static final int MAX_PENDING = 1 << 16;
+    /**
+     * Bytes of events held back for one worker at most (as {@link #heldBytes} estimates them); past it they are
+     * dropped and a new snapshot is asked, as past {@link #MAX_PENDING}.
+     */
+    static final long MAX_PENDING_BYTES = 16L << 20;
+    /** Bytes of events held back for all workers together at most; past it the worker adding more drops its own. */
+    static final long MAX_PENDING_BYTES_TOTAL = 128L << 20;
 
     private final SnapshotSource snapshots;
     private final Duration retry;
@@ -56,19 +63,104 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
     private final AtomicLong snapshotsApplied = new AtomicLong();
     private final AtomicLong applied = new AtomicLong();
     private final AtomicLong forgotten = new AtomicLong();
+    private final AtomicLong disputes = new AtomicLong();
     private final long forgetAfterNanos; // 0: never
+    private long heldBytesTotal; // guarded by this
 
-    private static final class Worker {
+    /** Events held back, by event id, with what they are estimated to retain. Guarded by the indexer's lock. */
+    private final class Held {
+        private final TreeMap<Long, KvEvent> events = new TreeMap<>();
+        private long bytes;
+
+        /** Holds an event; {@return false, holding nothing more, when this or every worker's bound would be passed} */
+        boolean add(KvEvent e) {
+            long size = heldBytes(e);
+            if (events.size() >= MAX_PENDING || bytes + size > MAX_PENDING_BYTES
+                    || heldBytesTotal + size > MAX_PENDING_BYTES_TOTAL) {
+                clear();
+                return false;
+            }
+            KvEvent before = events.put(e.eventId(), e);
+            long freed = before == null ? 0 : heldBytes(before);
+            bytes += size - freed;
+            heldBytesTotal += size - freed;
+            return true;
+        }
+
+        void clear() {
+            events.clear();
+            heldBytesTotal -= bytes;
+            bytes = 0;
+        }
+
+        /** Keeps only the events of run {@code instance}. */
+        void keepRun(long instance) {
+            for (var it = events.values().iterator(); it.hasNext(); ) {
+                KvEvent e = it.next();
+                if (e.instance() != instance) {
+                    it.remove();
+                    bytes -= heldBytes(e);
+                    heldBytesTotal -= heldBytes(e);
+                }
+            }
+        }
+
+        /** {@return the events after {@code eventId}, in order}; holds nothing afterwards */
+        List<KvEvent> takeAfter(long eventId) {
+            List<KvEvent> out = new ArrayList<>(events.tailMap(eventId, false).values());
+            clear();
+            return out;
+        }
+
+        /** Moves every event of {@code other} here (this one empty before). */
+        void takeFrom(Held other) {
+            clear();
+            events.putAll(other.events);
+            bytes = other.bytes;
+            other.events.clear();
+            other.bytes = 0;
+        }
+    }
+
+    private final class Worker {
         final Set<Long> hashes = new HashSet<>();
         long instance;
         boolean instanceKnown = true; // false: known from resync() only, until a snapshot says which run it is
-        /** Earlier runs of the worker: their late events are ignored. */
+        /**
+         * Runs of the worker taken as ended: their late events are not applied, but ask the worker (at most once a
+         * {@code retry}) which run is current, since what ended them may have been forged or a stale snapshot.
+         */
         final java.util.ArrayDeque<Long> retired = new java.util.ArrayDeque<>();
         long lastEventId;
         boolean stale;
         boolean requesting;
-        final TreeMap<Long, KvEvent> pending = new TreeMap<>();
+        final Held pending = new Held();
+        /**
+         * A run seen in events that is neither the current one nor retired: the worker restarted and its first
+         * events were lost, a late event of a run between two restarts, or a forgery. The current run's state stays
+         * until the worker's snapshot says which run is current; the candidate's events wait in candidateEvents.
+         */
+        boolean hasCandidate;
+        long candidate;
+        final Held candidateEvents = new Held();
+        long requests; // snapshot requests made
+        long adoptedAt = -1; // requests made when the current run was adopted from its first event
+        long lastDispute = System.nanoTime() - Long.MAX_VALUE / 2;
         long lastHeard = System.nanoTime();
+
+        void dropHeld() {
+            pending.clear();
+            candidateEvents.clear();
+        }
+    }
+
+    /** {@return roughly the heap an event held back retains: what bounds the events held} */
+    static long heldBytes(KvEvent e) {
+        return 96 + switch (e.data()) {
+            case KvEvent.Stored s -> 40L * s.blocks().size();
+            case KvEvent.Removed r -> 8L * r.sequenceHashes().length;
+            case KvEvent.Cleared c -> 0L;
+        };
     }
 
     /**
@@ -105,6 +197,7 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
             Map.Entry<Long, Worker> e = it.next();
             if (now - e.getValue().lastHeard > forgetAfterNanos) {
                 it.remove();
+                e.getValue().dropHeld();
                 clear(e.getKey(), e.getValue());
                 forgotten.incrementAndGet();
                 LOG.log(System.Logger.Level.INFO, "worker {0}: nothing heard for {1} ms; forgotten",
@@ -142,9 +235,6 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
     public synchronized void accept(KvEvent event) {
         long id = event.workerId();
         Worker w = workers.get(id);
-        if (w != null && w.instance != event.instance() && w.retired.contains(event.instance())) {
-            return; // a late event of a run that has since restarted
-        }
         if (w != null) {
             w.lastHeard = System.nanoTime();
         }
@@ -152,15 +242,38 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
             hold(id, w, event); // resync() asked for a snapshot; it will say which run these belong to
             return;
         }
-        if (event.eventId() == 1 && event.data() instanceof KvEvent.Cleared) {
+        boolean first = event.eventId() == 1 && event.data() instanceof KvEvent.Cleared;
+        if (w != null && w.instance != event.instance()) {
+            if (w.retired.contains(event.instance())) {
+                dispute(id, w); // a late event of an ended run, or the real run, ended by a forgery: ask
+                return;
+            }
+            if (!first) {
+                // A run not seen before, past its first event: keep the current run until the worker says.
+                if (!w.hasCandidate || w.candidate != event.instance()) {
+                    w.hasCandidate = true;
+                    w.candidate = event.instance();
+                    w.candidateEvents.clear();
+                }
+                w.candidateEvents.add(event);
+                requestSnapshot(id, w);
+                return;
+            }
+        }
+        if (first) {
             // A run's first event: a new worker, or a known one that restarted. Either way it starts empty.
             if (w == null) {
                 w = new Worker();
                 workers.put(id, w);
             } else if (w.instance != event.instance()) {
-                retire(w);
+                retire(w, w.instance);
+                w.adoptedAt = w.requests; // a snapshot asked before now may be of the run this one replaced
             }
             w.instance = event.instance();
+            if (w.hasCandidate && w.candidate == event.instance()) {
+                w.hasCandidate = false;
+                w.candidateEvents.clear();
+            }
             clear(id, w);
             w.stale = false;
             w.pending.clear();
@@ -173,14 +286,6 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
             w.instance = event.instance();
             workers.put(id, w);
             w.stale = true; // joined mid-stream: what it held before this event is unknown
-        } else if (w.instance != event.instance()) {
-            // A new run whose first events were lost: start over with it.
-            retire(w);
-            w.instance = event.instance();
-            clear(id, w);
-            w.pending.clear();
-            w.lastEventId = 0;
-            w.stale = true;
         }
         if (w.stale) {
             hold(id, w, event);
@@ -201,18 +306,30 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
         apply(id, w, event);
     }
 
-    private static void retire(Worker w) {
-        w.retired.addLast(w.instance);
+    /** An event of a run taken as ended: asks the worker for its snapshot, at most once a {@code retry}. */
+    private void dispute(long id, Worker w) {
+        long now = System.nanoTime();
+        if (now - w.lastDispute >= retry.toNanos()) {
+            w.lastDispute = now;
+            disputes.incrementAndGet();
+            requestSnapshot(id, w);
+        }
+    }
+
+    private static void retire(Worker w, long instance) {
+        w.retired.remove(instance);
+        w.retired.addLast(instance);
         if (w.retired.size() > 16) {
             w.retired.removeFirst();
         }
     }
 
     private void hold(long id, Worker w, KvEvent event) {
-        if (w.pending.size() >= MAX_PENDING) {
-            w.pending.clear(); // the snapshot to come covers them; ask again so it is taken after these
+        if (!w.pending.add(event)) {
+            // Past the bounds: the held events are dropped. The snapshot to come covers them; if it was taken before
+            // some of them, the hole after it shows, and one more snapshot is asked then.
+            w.pending.add(event);
         }
-        w.pending.put(event.eventId(), event);
         requestSnapshot(id, w);
     }
 
@@ -260,6 +377,7 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
             return;
         }
         w.requesting = true;
+        long asked = ++w.requests;
         CompletableFuture<KvSnapshot> reply;
         try {
             reply = snapshots.snapshot(id);
@@ -268,13 +386,13 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
         }
         reply.orTimeout(retry.toMillis(), TimeUnit.MILLISECONDS).whenComplete((snapshot, failure) -> {
             if (failure == null && snapshot.workerId() == id) {
-                applySnapshot(id, snapshot);
+                applySnapshot(id, w, asked, snapshot);
             } else {
                 synchronized (this) {
                     Worker now = workers.get(id);
                     if (now == w) {
                         w.requesting = false;
-                        if (w.stale) {
+                        if (w.stale || w.hasCandidate) {
                             LOG.log(System.Logger.Level.DEBUG, "snapshot of worker {0} failed ({1}); asking again",
                                     Long.toUnsignedString(id), failure == null ? "wrong worker" : failure.getMessage());
                             timer.schedule(() -> retryIfStale(id, w), retry.toMillis(), TimeUnit.MILLISECONDS);
@@ -286,29 +404,57 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
     }
 
     private synchronized void retryIfStale(long id, Worker w) {
-        if (workers.get(id) == w && w.stale) {
+        if (workers.get(id) == w && (w.stale || w.hasCandidate)) {
             requestSnapshot(id, w);
         }
     }
 
-    private synchronized void applySnapshot(long id, KvSnapshot snapshot) {
-        Worker w = workers.get(id);
-        if (w == null) {
+    /**
+     * The worker's own word on its state: which run is current (every other run seen is taken as ended) and, when
+     * the index is stale, what it holds. Only a snapshot asked before the current run was adopted from its first
+     * event is doubted (it may predate the restart): then it is asked again.
+     */
+    private synchronized void applySnapshot(long id, Worker w, long asked, KvSnapshot snapshot) {
+        if (workers.get(id) != w) {
             return; // forgotten meanwhile
         }
         w.requesting = false;
-        if (!w.stale) {
-            return; // a restart (Cleared) settled it meanwhile
-        }
+        long run = snapshot.instance();
         if (!w.instanceKnown) {
-            w.instance = snapshot.instance();
+            w.instance = run;
             w.instanceKnown = true;
-            w.pending.values().removeIf(e -> e.instance() != snapshot.instance());
+            w.pending.keepRun(run);
         }
-        if (snapshot.instance() != w.instance) {
-            // Answered by another run of the worker than the one whose events are held: ask again.
-            timer.schedule(() -> retryIfStale(id, w), retry.toMillis(), TimeUnit.MILLISECONDS);
-            return;
+        if (run != w.instance) {
+            if (asked <= w.adoptedAt) {
+                // Asked before the current run's first event came: this may be the run it replaced. Ask again.
+                timer.schedule(() -> retryIfStale(id, w), retry.toMillis(), TimeUnit.MILLISECONDS);
+                if (!w.stale && !w.hasCandidate) {
+                    w.stale = true; // so that the retry goes ahead; the current run's events are held meanwhile
+                }
+                return;
+            }
+            LOG.log(System.Logger.Level.INFO, "worker {0}: its snapshot names run {1}, not {2}; following it",
+                    Long.toUnsignedString(id), Long.toUnsignedString(run), Long.toUnsignedString(w.instance));
+            retire(w, w.instance);
+            w.retired.remove(run);
+            w.instance = run;
+            if (w.hasCandidate && w.candidate == run) {
+                w.pending.takeFrom(w.candidateEvents);
+            } else {
+                w.pending.clear();
+            }
+            w.stale = true;
+        }
+        if (w.hasCandidate) {
+            if (w.candidate != run) {
+                retire(w, w.candidate); // its late events, or a forgery's, are not applied
+            }
+            w.hasCandidate = false;
+            w.candidateEvents.clear();
+        }
+        if (!w.stale) {
+            return; // a restart (Cleared) settled it meanwhile, or the snapshot only said which run is current
         }
         clear(id, w);
         for (KvEvent.StoredBlock b : snapshot.blocks()) {
@@ -317,9 +463,11 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
         w.lastEventId = snapshot.lastEventId();
         w.stale = false;
         snapshotsApplied.incrementAndGet();
-        List<KvEvent> held = new ArrayList<>(w.pending.tailMap(snapshot.lastEventId(), false).values());
-        w.pending.clear();
+        List<KvEvent> held = w.pending.takeAfter(snapshot.lastEventId());
         for (KvEvent e : held) {
+            if (e.instance() != w.instance) {
+                continue;
+            }
             if (e.eventId() != w.lastEventId + 1) {
                 // A hole between the snapshot and what was held back: events lost again, or one that was never the
                 // worker's (a forged id far ahead). Held events after the hole are dropped, not held again, and one
@@ -359,6 +507,7 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
     public synchronized void forget(long workerId) {
         Worker w = workers.remove(workerId);
         if (w != null) {
+            w.dropHeld();
             clear(workerId, w);
         }
     }
@@ -417,6 +566,16 @@ public final class KvIndexer implements Flow.Subscriber<KvEvent>, AutoCloseable 
     /** {@return workers forgotten because nothing was heard from them for {@code forgetAfter}} */
     public long forgottenWorkers() {
         return forgotten.get();
+    }
+
+    /** {@return events of runs taken as ended that made the index ask the worker which run is current} */
+    public long disputes() {
+        return disputes.get();
+    }
+
+    /** {@return bytes of events held back for all workers now, as estimated to bound them} */
+    public synchronized long heldBackBytes() {
+        return heldBytesTotal;
     }
 
     /** {@return gaps seen in event ids} */

@@ -180,17 +180,22 @@ class KvIndexerTest {
             indexer.accept(new KvEvent(5, 100, 1, new KvEvent.Cleared()));
             indexer.accept(new KvEvent(5, 100, 2, one));
             indexer.accept(new KvEvent(5, 200, 1, new KvEvent.Cleared())); // the worker restarted
-            indexer.accept(new KvEvent(5, 100, 3, two)); // a late event of the first run
+            indexer.accept(new KvEvent(5, 100, 3, two)); // a late event of the first run: not applied
             indexer.accept(new KvEvent(5, 200, 2, three));
             assertThat(indexer.match(new long[] {11})).isEmpty();
             assertThat(indexer.match(new long[] {22})).isEmpty();
             assertThat(indexer.match(new long[] {33})).isEqualTo(Map.of(5L, 1));
             assertThat(indexer.gaps()).isZero();
-            assertThat(asked.get()).isZero();
-            // A third run whose Cleared was lost: the index starts over with it and asks for its snapshot.
-            indexer.accept(new KvEvent(5, 300, 7, one));
-            assertThat(indexer.workers()).containsEntry(5L, true);
+            // ... but it asks the worker which run is current (the restart might have been forged), once.
+            assertThat(indexer.disputes()).isOne();
             assertThat(asked.get()).isOne();
+            indexer.accept(new KvEvent(5, 100, 4, two));
+            assertThat(indexer.disputes()).as("at most once a retry period").isOne();
+            // A third run whose Cleared was lost: the index keeps the current run until the worker's snapshot says.
+            indexer.accept(new KvEvent(5, 300, 7, one));
+            assertThat(indexer.workers()).containsEntry(5L, false);
+            assertThat(indexer.match(new long[] {33})).isEqualTo(Map.of(5L, 1));
+            assertThat(indexer.match(new long[] {11})).isEmpty();
         }
     }
 
@@ -223,6 +228,66 @@ class KvIndexerTest {
             assertIndexMatches(indexer, 4, pool);
             publisher.close();
             indexer.close();
+        }
+    }
+
+    @Test
+    void anEventOfARunNeverSeenOrAForgedRestartDoesNotEmptyALiveWorkerForGood() throws Exception {
+        try (KvEventBus bus = new KvEventBus(); KvIndexer indexer = new KvIndexer(bus, Duration.ofMillis(200))) {
+            bus.subscribe(indexer);
+            BlockPool pool = BlockPool.create("G1-live", 64, Workload.PAGE, BlockPool.Duplicates.REFUSE);
+            KvEventPublisher publisher = new KvEventPublisher(6, pool, bus);
+            Workload load = new Workload(6);
+            for (int i = 0; i < 20; i++) {
+                load.step(pool);
+            }
+            awaitSettled(indexer, Map.of(6L, pool), Map.of(6L, publisher));
+            long real = publisher.snapshot().instance();
+            // An event of a run the index never saw (forged, or a late one of a run between two restarts) ...
+            indexer.accept(new KvEvent(6, real + 1, 9, new KvEvent.Removed(new long[] {1})));
+            // ... and a forged restart, which empties the worker's entry until its real run speaks again.
+            indexer.accept(new KvEvent(6, real + 2, 1, new KvEvent.Cleared()));
+            for (int round = 0; round < 3; round++) {
+                for (int i = 0; i < 10; i++) {
+                    load.step(pool);
+                }
+                awaitSettled(indexer, Map.of(6L, pool), Map.of(6L, publisher));
+                assertIndexMatches(indexer, 6, pool);
+            }
+            assertThat(indexer.disputes()).as("the real run's events asked which run is current").isPositive();
+            publisher.close();
+            pool.close();
+        }
+    }
+
+    @Test
+    void eventsHeldForAWorkerWhoseSnapshotNeverComesAreBoundedInBytes() {
+        try (KvIndexer indexer = new KvIndexer(w -> new java.util.concurrent.CompletableFuture<>(),
+                Duration.ofSeconds(60))) {
+            java.util.List<KvEvent.StoredBlock> blocks = new ArrayList<>();
+            for (int i = 0; i < 20_000; i++) {
+                blocks.add(new KvEvent.StoredBlock(i, i));
+            }
+            KvEvent.Stored big = new KvEvent.Stored(java.util.OptionalLong.empty(), java.util.List.copyOf(blocks));
+            long most = 0;
+            for (long id = 2; id < 602; id++) { // worker 8 seen mid-stream: stale, waiting for a snapshot
+                indexer.accept(new KvEvent(8, 77, id, big));
+                most = Math.max(most, indexer.heldBackBytes());
+            }
+            assertThat(most).as("bytes held back for one worker").isLessThanOrEqualTo(KvIndexer.MAX_PENDING_BYTES);
+            assertThat(KvIndexer.heldBytes(new KvEvent(8, 77, 2, big))).as("the estimate of one such event")
+                    .isGreaterThan(20_000L * 32);
+            for (long worker = 100; worker < 130; worker++) { // many workers: the total is bounded too
+                for (long id = 2; id < 100; id++) {
+                    indexer.accept(new KvEvent(worker, 77, id, big));
+                }
+                assertThat(indexer.heldBackBytes()).isLessThanOrEqualTo(KvIndexer.MAX_PENDING_BYTES_TOTAL);
+            }
+            indexer.forget(8);
+            for (long worker = 100; worker < 130; worker++) {
+                indexer.forget(worker);
+            }
+            assertThat(indexer.heldBackBytes()).as("forgotten workers hold nothing").isZero();
         }
     }
 
