@@ -205,23 +205,18 @@ final class EmbeddedDiscovery implements Discovery {
         byte[] bytes;
         long heartbeat;
         try {
-            java.nio.file.attribute.BasicFileAttributes attributes = Files.readAttributes(file,
-                    java.nio.file.attribute.BasicFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS);
-            if (!attributes.isRegularFile()) {
-                // A link (to /dev/zero, or out of the directory), a FIFO, a directory: never opened.
-                return malformed(file, "is not a regular file", -1);
+            // Opened once and checked on the descriptor: an entry replaced by a FIFO, a link or a device between a
+            // look and an open could otherwise block workers() and the connection's thread for ever.
+            PosixFiles.RegularFile entry = PosixFiles.readRegularFile(file, WorkerEntry.MAX_METADATA + 4096);
+            if (entry == null) {
+                return null;
             }
-            long size = attributes.size();
-            if (size > WorkerEntry.MAX_METADATA + 4096L) {
-                return malformed(file, "is " + size + " bytes, more than an entry can be", size);
+            if (entry.notRegular() != null) {
+                return malformed(file, entry.notRegular(), entry.size());
             }
-            heartbeat = attributes.lastModifiedTime().toMillis();
-            try (java.io.InputStream in = Files.newInputStream(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-                bytes = in.readNBytes(WorkerEntry.MAX_METADATA + 4096); // bounded even if it grows meanwhile
-            }
-        } catch (NoSuchFileException e) {
-            return null;
-        } catch (IOException e) {
+            bytes = entry.bytes();
+            heartbeat = entry.modifiedMillis();
+        } catch (dev.kvbm.api.KvbmException e) {
             LOG.log(System.Logger.Level.DEBUG, "could not read discovery entry " + file, e);
             return null;
         }

@@ -34,7 +34,7 @@ public final class EmbeddedDiscoveryProvider implements DiscoveryProvider {
 
     @Override
     public Optional<Throwable> unavailabilityCause() {
-        return Optional.empty();
+        return PosixFiles.unavailabilityCause(); // entries are read through it, safe from files replaced under us
     }
 
     @Override

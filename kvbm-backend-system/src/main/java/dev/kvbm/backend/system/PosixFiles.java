@@ -37,12 +37,26 @@ final class PosixFiles {
     private static final boolean ARM = System.getProperty("os.arch", "").startsWith("aarch64")
             || System.getProperty("os.arch", "").startsWith("arm");
     private static final int O_DIRECT = ARM ? 0x10000 : 0x4000;
+    private static final int O_RDONLY = 0;
+    private static final int O_NONBLOCK = 0x800;
+    private static final int O_NOFOLLOW = ARM ? 0x8000 : 0x20000;
     private static final int O_DIRECTORY = ARM ? 0x4000 : 0x10000;
     private static final int O_TMPFILE = O_TMPFILE_BASE | O_DIRECTORY;
     private static final int F_GETFL = 3;
     private static final int F_SETFL = 4;
     private static final int AT_EMPTY_PATH = 0x1000;
     private static final int STATX_DIOALIGN = 0x2000;
+    private static final int STATX_TYPE = 0x1;
+    private static final int STATX_MTIME = 0x40;
+    private static final int STATX_SIZE_FIELD = 0x200;
+    private static final long STATX_MODE = 28;
+    private static final long STATX_SIZE_AT = 40;
+    private static final long STATX_MTIME_AT = 112;
+    private static final int S_IFMT = 0xF000;
+    private static final int S_IFREG = 0x8000;
+    private static final int ENOENT = 2;
+    private static final int ELOOP = 40;
+    private static final int ENXIO = 6;
     private static final long STATX_SIZE = 256;
     private static final long STATX_DIO_MEM_ALIGN = 152;
     private static final long STATX_DIO_OFFSET_ALIGN = 156;
@@ -321,6 +335,95 @@ final class PosixFiles {
             // After close(2) fails the fd is released anyway on Linux; report, never retry.
             if (rc != 0 && errno(state) != EINTR) {
                 throw failure("close", path, 0, 0, errno(state));
+            }
+        } catch (KvbmException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * What {@link #readRegularFile} found: the file's first bytes (at most the limit), its size and its modification
+     * time, all of the one file opened; or why it is not a file to read ({@code notRegular}).
+     */
+    record RegularFile(byte[] bytes, long size, long modifiedMillis, String notRegular) {
+    }
+
+    /**
+     * Reads at most {@code limit} bytes of a regular file another process may replace at any moment, without a
+     * window between checking and opening: the name is opened once ({@code O_NONBLOCK}, so that a FIFO or a device
+     * put in its place cannot block; {@code O_NOFOLLOW}, so that a link is refused), and the type, size and time
+     * are those of the descriptor ({@code statx} on it).
+     *
+     * @return the contents, or a {@code RegularFile} whose {@code notRegular} says why it was not read; null when
+     *         the file does not exist (any more)
+     */
+    static RegularFile readRegularFile(Path path, int limit) {
+        ensureAvailable();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CAPTURE_LAYOUT);
+            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path.toString()),
+                    O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0);
+            if (fd < 0) {
+                int err = errno(state);
+                if (err == ENOENT) {
+                    return null;
+                }
+                if (err == ELOOP || err == ENXIO) {
+                    return new RegularFile(null, -1, 0, "is a symbolic link or a device, not a regular file");
+                }
+                throw failure("open", path, 0, 0, err);
+            }
+            try {
+                long size;
+                long modified;
+                if (STATX != null) {
+                    MemorySegment buf = arena.allocate(STATX_SIZE, 8);
+                    int rc = (int) STATX.invokeExact(fd, arena.allocateFrom(""), AT_EMPTY_PATH,
+                            STATX_TYPE | STATX_MTIME | STATX_SIZE_FIELD, buf);
+                    if (rc != 0) {
+                        throw new KvbmException("statx of " + path + " failed");
+                    }
+                    int mode = Short.toUnsignedInt(buf.get(ValueLayout.JAVA_SHORT, STATX_MODE));
+                    if ((mode & S_IFMT) != S_IFREG) {
+                        return new RegularFile(null, -1, 0, String.format(Locale.ROOT,
+                                "is not a regular file (mode %o: a FIFO, a directory, a device or a socket)", mode));
+                    }
+                    size = buf.get(ValueLayout.JAVA_LONG, STATX_SIZE_AT);
+                    modified = buf.get(ValueLayout.JAVA_LONG, STATX_MTIME_AT) * 1000
+                            + buf.get(ValueLayout.JAVA_INT, STATX_MTIME_AT + 8) / 1_000_000;
+                } else { // glibc before 2.28: the name's attributes; O_NONBLOCK still keeps a FIFO from blocking
+                    var attributes = java.nio.file.Files.readAttributes(path,
+                            java.nio.file.attribute.BasicFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                    if (!attributes.isRegularFile()) {
+                        return new RegularFile(null, -1, 0, "is not a regular file");
+                    }
+                    size = attributes.size();
+                    modified = attributes.lastModifiedTime().toMillis();
+                }
+                if (size > limit) {
+                    return new RegularFile(null, size, modified, "is " + size + " bytes, more than " + limit);
+                }
+                MemorySegment buffer = arena.allocate(Math.max(1, limit));
+                long done = 0;
+                while (done < limit) { // bounded even if the file grows meanwhile
+                    long n = (long) PREAD.invokeExact(state, fd, buffer.asSlice(done), (long) limit - done, done);
+                    if (n < 0) {
+                        int err = errno(state);
+                        if (err == EINTR) {
+                            continue;
+                        }
+                        throw failure("pread", path, done, limit - done, err);
+                    }
+                    if (n == 0) {
+                        break;
+                    }
+                    done += n;
+                }
+                return new RegularFile(buffer.asSlice(0, done).toArray(ValueLayout.JAVA_BYTE), size, modified, null);
+            } finally {
+                int unused = (int) CLOSE.invokeExact(state, fd); // releases the descriptor on Linux whatever it returns
             }
         } catch (KvbmException e) {
             throw e;

@@ -199,6 +199,43 @@ class EmbeddedDiscoveryTest {
         }
     }
 
+    @Test
+    @org.junit.jupiter.api.Timeout(value = 120, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+    void anEntryReplacedByAFifoBetweenLookAndOpenNeverBlocks() throws Exception {
+        Files.createDirectories(workers());
+        long pid = ProcessHandle.current().parent().orElseThrow().pid();
+        Path regular = Files.write(root.resolve("regular"), entry("KVBMDSC1", 40, pid, 60_000, 1, "swapped",
+                new byte[0], 0));
+        Path fifo = root.resolve("fifo");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+        org.junit.jupiter.api.Assumptions.assumeTrue(mkfifo.waitFor() == 0, "mkfifo is not available here");
+        Path entry = workers().resolve("40.entry");
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        // Another local user swaps the entry between a regular file and a FIFO, each swap one atomic rename.
+        Thread swapper = Thread.ofPlatform().start(() -> {
+            for (long i = 0; !stop.get(); i++) {
+                try {
+                    Path next = workers().resolve("next-" + i);
+                    Files.createLink(next, i % 2 == 0 ? fifo : regular);
+                    Files.move(next, entry, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        });
+        int seen = 0;
+        try (Discovery d = connect()) {
+            for (int i = 0; i < 20_000; i++) { // the old check-then-open blocked in open() within a few hundred
+                seen += d.workers().size();
+            }
+            assertThat(d.malformedEntries()).as("the FIFO was seen, and dropped").isPositive();
+        } finally {
+            stop.set(true);
+            swapper.join();
+        }
+        assertThat(seen).as("the regular entry was read between swaps").isPositive();
+    }
+
     private static byte[] concat(byte[] a, byte[] b) {
         byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
