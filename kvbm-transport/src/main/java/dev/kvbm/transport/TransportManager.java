@@ -565,6 +565,10 @@ public final class TransportManager implements AutoCloseable {
             throw new IllegalArgumentException("bounce buffer " + buffer.handle() + " is also an end of the transfer;"
                     + " use a layout of its own");
         }
+        if (srcBlocks.length == 0) {
+            // Nothing to stage: the transfer is its notification alone (if any), sent as a direct transfer would.
+            return prepare(src, srcBlocks, dst, dstBlocks, layerStart, layerEnd, notification).get();
+        }
         int[] bounceBlocks = buffer.blocks();
         int slots = bounceBlocks.length >= 2 ? 2 : 1;
         int chunk = bounceBlocks.length / slots;
@@ -578,9 +582,6 @@ public final class TransportManager implements AutoCloseable {
             first.add(prepare(src, Arrays.copyOfRange(srcBlocks, from, to), bounce, via, layerStart, layerEnd, null));
             second.add(prepare(bounce, via, dst, Arrays.copyOfRange(dstBlocks, from, to), layerStart, layerEnd,
                     k == chunks - 1 ? notification : null));
-        }
-        if (chunks == 0) {
-            return CompletableFuture.completedFuture(null);
         }
         List<CompletableFuture<Void>> secondDone = new ArrayList<>(chunks);
         for (int k = 0; k < chunks; k++) {

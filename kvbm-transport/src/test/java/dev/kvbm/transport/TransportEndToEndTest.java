@@ -169,6 +169,19 @@ class TransportEndToEndTest {
     }
 
     @Test
+    void anEmptyWriteDeliversItsNotificationThroughABounceBufferAsDirectly() throws Exception {
+        byte[] note = "nothing to copy, only this".getBytes(StandardCharsets.UTF_8);
+        TransferOptions direct = TransferOptions.builder().writeNotification(note).build();
+        TransferOptions bounced = TransferOptions.builder().writeNotification(note).bounceBuffer(aBounceHandle, 0, 1)
+                .build();
+        for (TransferOptions options : List.of(direct, bounced)) {
+            a.executeTransfer(aFcHandle, new int[0], bFcHandle, new int[0], options).get(30, TimeUnit.SECONDS);
+            assertThat(b.drainNotifications()).as("%s", options).containsExactly(new Notification(a.agentName(), note));
+        }
+        assertUntouched(bFc, SEED_B_FC);
+    }
+
+    @Test
     void remoteReadByTheOtherWorker() throws Exception {
         // B reads A's LayerSeparate blocks into its own FullyContiguous ones.
         b.executeTransfer(aLsHandle, new int[] {0, 7}, bFcHandle, new int[] {6, 1}, TransferOptions.DEFAULT)
