@@ -48,5 +48,14 @@ public interface AgentProvider extends BackendProvider {
             }
             properties = Map.copyOf(properties);
         }
+
+        /** Shows the settings, with the value of any whose key names a secret left out. */
+        @Override
+        public String toString() {
+            java.util.Map<String, String> shown = new java.util.TreeMap<>();
+            properties.forEach((k, v) -> shown.put(k, k.toLowerCase(java.util.Locale.ROOT).contains("secret")
+                    ? "(not shown)" : v));
+            return "Options[peerTimeout=" + peerTimeout + ", properties=" + shown + "]";
+        }
     }
 }

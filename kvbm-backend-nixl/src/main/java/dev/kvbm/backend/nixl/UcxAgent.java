@@ -81,6 +81,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * it without a word when it sees the peer die, and a later send on it crashed the process. The second worker keeps
  * these endpoints apart from the peer's own endpoints towards this agent, which UCX's endpoint matching (by worker
  * and connection number) could otherwise pair with a new endpoint of this agent's main worker.
+ *
+ * <p><b>Authentication.</b> With a cluster secret ({@link ClusterAuth}) every metadata blob and control message is
+ * checked under a MAC before it is parsed or acted on: a peer without the secret cannot make UCX unpack rkeys of its
+ * choosing, attach, revoke or notify under another agent's name, and a message said again is refused (counted in
+ * {@link #refusedMessages()}). Without one the agent runs in trusted-network mode and says so once when it starts.
+ * Notifications wait in an inbox bounded in bytes; one that does not fit is refused and fails its sender's write
+ * with that cause (counted in {@link #refusedNotifications()}).
  */
 final class UcxAgent implements Agent {
     private static final System.Logger LOG = System.getLogger(UcxAgent.class.getName());
@@ -94,6 +101,8 @@ final class UcxAgent implements Agent {
     static final AtomicInteger OPEN = new AtomicInteger();
 
     private static final int REGIONS_IN_MESSAGES = 8;
+    /** Default bound of the notification inbox, in payload bytes. */
+    static final long DEFAULT_INBOX_BYTES = 64L << 20;
 
     private final String name;
     private final Duration peerTimeout;
@@ -109,7 +118,20 @@ final class UcxAgent implements Agent {
     private final java.util.concurrent.Executor callbacks = this::runCallback;
     private final ScheduledExecutorService timer;
     private final Queue<Notification> inbox = new ConcurrentLinkedQueue<>();
+    private final AtomicLong inboxBytes = new AtomicLong();
+    private final long maxInboxBytes;
+    private final AtomicLong refusedNotifications = new AtomicLong();
+    private final AtomicLong refusedMessages = new AtomicLong();
+    private final ClusterAuth auth;
     private volatile boolean closed;
+
+    // Progress thread only:
+    private final ClusterAuth.Replay replay = new ClusterAuth.Replay();
+    /** The newest metadata loaded of each peer name: its run and generation, to refuse older blobs said again. */
+    private final Map<String, Object[]> metadataSeen = new HashMap<>(); // name -> {instance hex, generation}
+    private long metadataGeneration;
+    /** Writes whose notification was sent, waiting for the receiver's NOTIFY_ACK, by notification id. */
+    private final Map<Long, Transfer> awaitingNotifyAck = new HashMap<>();
 
     // Progress thread only.
     private final List<LocalRegion> registrations = new ArrayList<>();
@@ -127,9 +149,11 @@ final class UcxAgent implements Agent {
     private final Set<LocalRegion> everRegistered = Collections.newSetFromMap(new IdentityHashMap<>());
 
     private UcxAgent(String name, Duration peerTimeout, UcpContext context, boolean ownContext, UcpWorker worker,
-                     UcpWorker answerWorker) {
+                     UcpWorker answerWorker, ClusterAuth auth, long maxInboxBytes) {
         this.name = name;
         this.peerTimeout = peerTimeout;
+        this.auth = auth;
+        this.maxInboxBytes = maxInboxBytes;
         this.context = context;
         this.ownContext = ownContext;
         this.worker = worker;
@@ -143,12 +167,20 @@ final class UcxAgent implements Agent {
         worker.setAmRecvHandler(AM_ID, this::onActiveMessage);
         this.progress = new ProgressThread("kvbm-ucx-" + name + "-progress", worker, answerWorker,
                 () -> answersInFlight > 0, this::destroyWorker,
-                () -> !transfers.isEmpty() || !sending.isEmpty() || !pendingAttaches.isEmpty());
+                () -> !transfers.isEmpty() || !sending.isEmpty() || !pendingAttaches.isEmpty()
+                        || !awaitingNotifyAck.isEmpty());
         this.progress.start();
         OPEN.incrementAndGet();
+        LOG.log(auth.authenticated() ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
+                "ucx agent {0} (run {1}): {2}", name, auth.instanceHex(), auth.describe());
     }
 
     static UcxAgent open(String name, Duration peerTimeout, Map<String, String> ucxConfig) {
+        return open(name, peerTimeout, ucxConfig, ClusterAuth.trustedNetwork(), DEFAULT_INBOX_BYTES);
+    }
+
+    static UcxAgent open(String name, Duration peerTimeout, Map<String, String> ucxConfig, ClusterAuth auth,
+                         long maxInboxBytes) {
         if (name.isEmpty() || Wire.utf8(name).length > UcxMetadata.MAX_NAME_BYTES) {
             throw new IllegalArgumentException("agent name must be 1.." + UcxMetadata.MAX_NAME_BYTES + " UTF-8 bytes");
         }
@@ -169,7 +201,8 @@ final class UcxAgent implements Agent {
         UcpWorker worker = null;
         try {
             worker = context.newWorker(new UcpWorkerParams());
-            return new UcxAgent(name, peerTimeout, context, ownContext, worker, context.newWorker(new UcpWorkerParams()));
+            return new UcxAgent(name, peerTimeout, context, ownContext, worker, context.newWorker(new UcpWorkerParams()),
+                    auth, maxInboxBytes);
         } catch (RuntimeException e) {
             if (worker != null) {
                 worker.close();
@@ -338,13 +371,13 @@ final class UcxAgent implements Agent {
             for (LocalRegion r : registrations) {
                 regions.add(new UcxMetadata.Region(r.id, r.memType, r.region, r.deviceId, r.rkey));
             }
-            return new UcxMetadata(name, workerAddress, regions).encode();
+            return new UcxMetadata(name, workerAddress, regions).encode(auth, ++metadataGeneration);
         });
     }
 
     @Override
     public String remoteAgentName(byte[] metadata) {
-        return UcxMetadata.decode(metadata).agentName();
+        return UcxMetadata.decode(metadata, auth).agentName();
     }
 
     /**
@@ -354,7 +387,7 @@ final class UcxAgent implements Agent {
      */
     @Override
     public String loadRemoteMetadata(byte[] metadata) {
-        UcxMetadata md = UcxMetadata.decode(metadata);
+        UcxMetadata md = UcxMetadata.decode(metadata, auth); // with a secret: its MAC verified before UCX sees it
         ensureOpen();
         PendingAttach pending = progress.call(() -> connect(md));
         try {
@@ -382,6 +415,17 @@ final class UcxAgent implements Agent {
     /** Progress thread. */
     private PendingAttach connect(UcxMetadata md) {
         ensureOpen();
+        if (md.instance() != null) {
+            String run = java.util.HexFormat.of().formatHex(md.instance());
+            Object[] seen = metadataSeen.get(md.agentName());
+            if (seen != null && seen[0].equals(run) && (long) seen[1] > md.generation()) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT, "metadata of peer agent %s is older"
+                        + " (generation %d) than what this agent loaded of it before (generation %d): a stale export,"
+                        + " or one said again; load the peer's current metadata", md.agentName(), md.generation(),
+                        (long) seen[1]));
+            }
+            metadataSeen.put(md.agentName(), new Object[] {run, md.generation()});
+        }
         RemotePeer old = peers.remove(md.agentName());
         if (old != null) {
             retire(old);
@@ -407,7 +451,7 @@ final class UcxAgent implements Agent {
         peer.attachment = request;
         PendingAttach pending = new PendingAttach(request, peer, new CompletableFuture<>());
         pendingAttaches.put(request, pending);
-        send(peer.control, Wire.attach(name, request, workerAddress), null);
+        send(peer.control, md.agentName(), Wire.attach(name, request, workerAddress), null);
         return pending;
     }
 
@@ -446,7 +490,7 @@ final class UcxAgent implements Agent {
         }
         peer.retired = true;
         if (!peer.dead && peer.control != null && peer.attachment != 0) {
-            send(peer.control, Wire.detach(name, peer.attachment), null);
+            send(peer.control, peer.name, Wire.detach(name, peer.attachment), null);
         }
         retiring.add(peer);
         destroyIfIdle(peer);
@@ -668,9 +712,20 @@ final class UcxAgent implements Agent {
         }
         answerRevokes(x.peer);
         if (error == null && x.notification != null && !x.peer.dead) {
-            send(x.peer.control, Wire.notify(name, x.notification), e -> finish(x, e == null ? null
-                    : new KvbmException("the data of the " + x.transfer.operation() + " landed but its notification"
-                    + " to peer agent " + x.peer.name + " failed: " + e, null)));
+            // The write completes once the receiver took the notification (NOTIFY_ACK), within the peer timeout.
+            long id = IDS.incrementAndGet();
+            awaitingNotifyAck.put(id, x);
+            x.timeout = timer.schedule(() -> progress.execute(() -> {
+                awaitingNotifyAck.remove(id);
+                timedOut(x);
+            }), peerTimeout.toNanos(), TimeUnit.NANOSECONDS);
+            send(x.peer.control, x.peer.name, Wire.notify(name, id, x.notification), e -> {
+                if (e != null && awaitingNotifyAck.remove(id) != null) {
+                    x.timeout.cancel(false);
+                    finish(x, new KvbmException("the data of the " + x.transfer.operation() + " landed but its"
+                            + " notification to peer agent " + x.peer.name + " failed: " + e, null));
+                }
+            });
         } else {
             finish(x, error);
         }
@@ -728,6 +783,14 @@ final class UcxAgent implements Agent {
             pending.answered.completeExceptionally(new KvbmException("peer agent " + peer.name + " failed: " + cause));
         }
         peer.pendingAcks.clear();
+        for (var it = awaitingNotifyAck.values().iterator(); it.hasNext(); ) {
+            Transfer x = it.next();
+            if (x.peer == peer) {
+                it.remove();
+                finish(x, new KvbmException("the data of the " + x.transfer.operation() + " landed but peer agent "
+                        + peer.name + " failed before it took the notification: " + cause));
+            }
+        }
         for (Transfer x : List.copyOf(peer.transfers)) {
             ucxFinished(x, new KvbmException("peer agent " + peer.name + " failed during the "
                     + x.transfer.operation() + ": " + cause));
@@ -747,10 +810,20 @@ final class UcxAgent implements Agent {
         ByteBuffer view = UcxUtils.getByteBufferView(data.getDataAddress(), data.getLength());
         Wire.Message m;
         try {
-            m = Wire.decode(view);
+            ClusterAuth.Opened opened = auth.open(view, name); // the MAC first: nothing unverified is parsed
+            m = Wire.decode(ByteBuffer.wrap(opened.message()));
+            if (auth.authenticated()) {
+                String replayed = replay.accept(m.sender(), opened.instance(), opened.counter());
+                if (replayed != null) {
+                    throw new Wire.MalformedException(0, replayed);
+                }
+            }
         } catch (Wire.MalformedException e) {
-            LOG.log(System.Logger.Level.WARNING, "agent {0}: dropped a malformed control message (at byte {1}): {2}",
-                    name, e.offset, e.getMessage());
+            long n = refusedMessages.incrementAndGet();
+            if (n <= 10 || n % 1000 == 0) {
+                LOG.log(System.Logger.Level.WARNING, "agent {0}: refused a control message ({1} so far; at byte"
+                        + " {2}): {3}", name, n, e.offset, e.getMessage());
+            }
             return UcsConstants.STATUS.UCS_OK;
         }
         progress.later(() -> {
@@ -808,7 +881,37 @@ final class UcxAgent implements Agent {
                     round.left(m.sender());
                 }
             }
-            case Wire.NOTIFY -> inbox.add(new Notification(m.sender(), m.bytes()));
+            case Wire.NOTIFY -> {
+                long size = m.bytes().length;
+                boolean fits = inboxBytes.addAndGet(size) <= maxInboxBytes;
+                if (fits) {
+                    inbox.add(new Notification(m.sender(), m.bytes()));
+                } else {
+                    inboxBytes.addAndGet(-size);
+                    long n = refusedNotifications.incrementAndGet();
+                    if (n <= 10 || n % 1000 == 0) {
+                        LOG.log(System.Logger.Level.WARNING, "agent {0}: refused a notification of {1} bytes from {2}"
+                                + " ({3} so far): the inbox holds {4} of {5} bytes; drain it with"
+                                + " drainNotifications()", name, size, m.sender(), n, inboxBytes.get(), maxInboxBytes);
+                    }
+                }
+                Attached a = attached.get(m.sender());
+                if (a != null && a.endpoint != null) {
+                    answer(a, Wire.notifyAck(name, m.id(), fits ? Wire.NOTIFY_TAKEN : Wire.NOTIFY_INBOX_FULL),
+                            e -> { });
+                }
+            }
+            case Wire.NOTIFY_ACK -> {
+                Transfer x = awaitingNotifyAck.get(m.id());
+                if (x != null && x.peer.name.equals(m.sender())) {
+                    awaitingNotifyAck.remove(m.id());
+                    x.timeout.cancel(false);
+                    finish(x, m.regionId() == Wire.NOTIFY_TAKEN ? null : new KvbmException(String.format(
+                            Locale.ROOT, "the data of the %s landed but peer agent %s refused its notification of %d"
+                                    + " bytes: its notification inbox is full (it has not drained the notifications"
+                                    + " it holds)", x.transfer.operation(), x.peer.name, x.notification.length)));
+                }
+            }
             case Wire.DETACH -> {
                 Attached a = attached.get(m.sender());
                 if (a != null && a.attachment == m.id()) {
@@ -892,7 +995,7 @@ final class UcxAgent implements Agent {
             }
             if (!busy) {
                 it.remove();
-                send(peer.control, Wire.revokeAck(name, ack[0]), null);
+                send(peer.control, peer.name, Wire.revokeAck(name, ack[0]), null);
             }
         }
     }
@@ -943,14 +1046,18 @@ final class UcxAgent implements Agent {
     /** Sends a control message to a peer that attached, on the answer worker; {@code then} as for {@link #send}. */
     private void answer(Attached a, byte[] message, java.util.function.Consumer<String> then) {
         answersInFlight++;
-        send(a.endpoint, message, e -> {
+        send(a.endpoint, a.name, message, e -> {
             answersInFlight--;
             then.accept(e);
         });
     }
 
-    /** Sends a control message; {@code then} (if any) gets null or the failure, on the progress thread. */
-    private void send(UcpEndpoint ep, byte[] message, java.util.function.Consumer<String> then) {
+    /**
+     * Sends a control message to the agent named {@code receiver}, in this agent's envelope (under a MAC when it
+     * has a secret); {@code then} (if any) gets null or the failure, on the progress thread.
+     */
+    private void send(UcpEndpoint ep, String receiver, byte[] plain, java.util.function.Consumer<String> then) {
+        byte[] message = auth.seal(plain, receiver);
         ByteBuffer buffer = ByteBuffer.allocateDirect(message.length).put(message).flip();
         sending.add(buffer);
         try {
@@ -985,8 +1092,24 @@ final class UcxAgent implements Agent {
         List<Notification> out = new ArrayList<>();
         for (Notification n; (n = inbox.poll()) != null; ) {
             out.add(n);
+            inboxBytes.addAndGet(-n.payload().length);
         }
         return out;
+    }
+
+    /** {@return notifications refused because the inbox was full} */
+    long refusedNotifications() {
+        return refusedNotifications.get();
+    }
+
+    /** {@return control messages refused: malformed, unauthenticated, of the other mode, or replayed} */
+    long refusedMessages() {
+        return refusedMessages.get();
+    }
+
+    /** {@return this agent's authentication} */
+    ClusterAuth auth() {
+        return auth;
     }
 
     // ---------------------------------------------------------------- close
@@ -1014,6 +1137,11 @@ final class UcxAgent implements Agent {
                 for (PendingAttach p : pendingAttaches.values()) {
                     p.answered.completeExceptionally(new IllegalStateException("agent " + name + " closed"));
                 }
+                for (Transfer x : awaitingNotifyAck.values()) {
+                    finish(x, new IllegalStateException("agent " + name + " closed before peer agent "
+                            + x.peer.name + " took the notification"));
+                }
+                awaitingNotifyAck.clear();
                 pendingAttaches.clear();
                 return startRound(Wire.ALL_REGIONS);
             });

@@ -24,12 +24,18 @@ import java.util.Optional;
  *
  * <p>Agent options: every property {@code ucx.NAME} is passed to the agent's UCX context as configuration
  * {@code NAME} (as the environment variable {@code UCX_NAME} would be), e.g. {@code ucx.TLS=tcp} or
- * {@code ucx.NET_DEVICES=eth1}; the environment applies to whatever is not set this way.
+ * {@code ucx.NET_DEVICES=eth1}; the environment applies to whatever is not set this way. {@code secret} or
+ * {@code secret_file} gives the fleet's cluster secret (else {@code KVBM_CLUSTER_SECRET} or
+ * {@code KVBM_CLUSTER_SECRET_FILE} in the environment; see {@link ClusterAuth}); without one the agent runs in
+ * trusted-network mode and says so. {@code notification_inbox_bytes} bounds the notifications waiting to be drained
+ * (default 64 MiB).
  */
 public final class UcxAgentProvider implements AgentProvider {
 
     /** Prefix of agent options passed to UCX as context configuration. */
     public static final String UCX_PROPERTY_PREFIX = "ucx.";
+    /** Agent option: the notification inbox's bound, in bytes. */
+    public static final String INBOX_OPTION = "notification_inbox_bytes";
 
     @Override
     public String name() {
@@ -58,15 +64,35 @@ public final class UcxAgentProvider implements AgentProvider {
         Objects.requireNonNull(options, "options");
         ensureAvailable();
         Map<String, String> ucxConfig = new LinkedHashMap<>();
+        Map<String, String> own = new LinkedHashMap<>();
         options.properties().forEach((key, value) -> {
             if (key.startsWith(UCX_PROPERTY_PREFIX) && key.length() > UCX_PROPERTY_PREFIX.length()) {
                 ucxConfig.put(key.substring(UCX_PROPERTY_PREFIX.length()), value);
+            } else if (key.equals(ClusterAuth.SECRET_OPTION) || key.equals(ClusterAuth.SECRET_FILE_OPTION)
+                    || key.equals(INBOX_OPTION)) {
+                own.put(key, value);
             } else {
                 throw new IllegalArgumentException("agent option '" + key + "' is not known to the ucx agent: use "
-                        + UCX_PROPERTY_PREFIX + "NAME=value for UCX configuration NAME (e.g. ucx.TLS=tcp)");
+                        + UCX_PROPERTY_PREFIX + "NAME=value for UCX configuration NAME (e.g. ucx.TLS=tcp), "
+                        + ClusterAuth.SECRET_OPTION + " or " + ClusterAuth.SECRET_FILE_OPTION + " for the cluster"
+                        + " secret, or " + INBOX_OPTION);
             }
         });
-        return UcxAgent.open(agentName, options.peerTimeout(), ucxConfig);
+        long inbox = UcxAgent.DEFAULT_INBOX_BYTES;
+        if (own.containsKey(INBOX_OPTION)) {
+            String v = own.get(INBOX_OPTION);
+            try {
+                inbox = Long.parseLong(v.trim());
+            } catch (NumberFormatException e) {
+                inbox = -1;
+            }
+            if (inbox < Wire.MAX_NOTIFICATION_BYTES) {
+                throw new IllegalArgumentException("agent option '" + INBOX_OPTION + "' is '" + v + "'; give a number"
+                        + " of bytes, at least one notification's " + Wire.MAX_NOTIFICATION_BYTES);
+            }
+        }
+        ClusterAuth auth = ClusterAuth.fromOptions(own, System.getenv());
+        return UcxAgent.open(agentName, options.peerTimeout(), ucxConfig, auth, inbox);
     }
 
     /** Loads JUCX and UCX once per JVM and remembers why that failed, if it did. */

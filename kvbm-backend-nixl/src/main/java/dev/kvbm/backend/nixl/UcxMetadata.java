@@ -26,10 +26,17 @@ import java.util.zip.CRC32C;
  * remain, regions must be non-empty and must not overlap, ids are unique, nothing may follow the checksum, and the
  * checksum must match, so a corrupted blob never reaches UCX. A malformed blob fails with an
  * {@link IllegalArgumentException} naming what and where.
+ *
+ * <p>An agent with a cluster secret ({@link ClusterAuth}) writes {@code KUX2} instead: the same fields, then
+ * {@code instance: [u8; 16], generation: u64} (the agent's run and how many blobs it has made) and, in place of the
+ * checksum, {@code mac: [u8; 32]}, HMAC-SHA-256 over every byte before it. A checksum catches corruption, not a
+ * peer that means harm: with a secret, only a blob whose MAC verifies is parsed at all. Each mode refuses the
+ * other's blobs, naming what to change.
  */
-record UcxMetadata(String agentName, byte[] workerAddress, List<Region> regions) {
+record UcxMetadata(String agentName, byte[] workerAddress, List<Region> regions, byte[] instance, long generation) {
 
     static final byte[] MAGIC = {'K', 'U', 'X', '1'};
+    static final byte[] AUTHENTICATED_MAGIC = {'K', 'U', 'X', '2'};
     private static final byte[] LOCAL_AGENT_MAGIC = {'K', 'L', 'A', '1'};
     static final int MAX_NAME_BYTES = 0xFFFF;
     static final int MAX_OPAQUE_BYTES = 1 << 20;
@@ -44,14 +51,30 @@ record UcxMetadata(String agentName, byte[] workerAddress, List<Region> regions)
         regions = List.copyOf(regions);
     }
 
+    /** Metadata of an agent in trusted-network mode (no run, no generation). */
+    UcxMetadata(String agentName, byte[] workerAddress, List<Region> regions) {
+        this(agentName, workerAddress, regions, null, 0);
+    }
+
+    /** {@return the trusted-network blob ({@code KUX1}, with its checksum)} */
     byte[] encode() {
+        return encode(null, 0);
+    }
+
+    /**
+     * {@return the blob as {@code auth}'s mode writes it: {@code KUX2} under a MAC when it has a secret (run
+     * {@code auth.instance()}, {@code generation}), else {@code KUX1}}
+     */
+    byte[] encode(ClusterAuth auth, long generation) {
+        boolean mac = auth != null && auth.authenticated();
         byte[] name = Wire.utf8(agentName);
-        int size = 4 + 8 + name.length + 8 + workerAddress.length + 8 + 4;
+        int size = 4 + 8 + name.length + 8 + workerAddress.length + 8
+                + (mac ? ClusterAuth.INSTANCE_BYTES + 8 + ClusterAuth.MAC_BYTES : 4);
         for (Region r : regions) {
             size += 8 + 4 + 8 + 8 + 8 + 8 + r.rkey.length;
         }
         ByteBuffer out = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
-        out.put(MAGIC);
+        out.put(mac ? AUTHENTICATED_MAGIC : MAGIC);
         out.putLong(name.length).put(name);
         out.putLong(workerAddress.length).put(workerAddress);
         out.putLong(regions.size());
@@ -59,13 +82,27 @@ record UcxMetadata(String agentName, byte[] workerAddress, List<Region> regions)
             out.putLong(r.id).putInt(r.memType.ordinal()).putLong(r.region.address()).putLong(r.region.size())
                     .putLong(r.deviceId).putLong(r.rkey.length).put(r.rkey);
         }
+        if (mac) {
+            out.put(auth.instance()).putLong(generation);
+            out.put(auth.metadataMac(out.array(), out.position()));
+            return out.array();
+        }
         CRC32C crc = new CRC32C();
         crc.update(out.array(), 0, out.position());
         out.putInt((int) crc.getValue());
         return out.array();
     }
 
+    /** {@link #decode(byte[], ClusterAuth)} for an agent in trusted-network mode. */
     static UcxMetadata decode(byte[] bytes) {
+        return decode(bytes, ClusterAuth.trustedNetwork());
+    }
+
+    /**
+     * Parses a peer's blob, checking it as {@code auth}'s mode requires: with a secret, the MAC before anything
+     * else; without, the checksum.
+     */
+    static UcxMetadata decode(byte[] bytes, ClusterAuth auth) {
         if (bytes == null) {
             throw new IllegalArgumentException("ucx agent metadata is null");
         }
@@ -77,20 +114,43 @@ record UcxMetadata(String agentName, byte[] workerAddress, List<Region> regions)
                 throw malformed(0, "this is metadata of a local agent (kvbm-backend-system, peers in one JVM), not of"
                         + " a ucx agent; both workers must use the same agent kind");
             }
-            if (!Arrays.equals(magic, MAGIC)) {
-                throw malformed(0, "magic " + Wire.hex(magic) + " is not the ucx agent's " + Wire.hex(MAGIC));
+            boolean signed = Arrays.equals(magic, AUTHENTICATED_MAGIC);
+            if (!signed && !Arrays.equals(magic, MAGIC)) {
+                throw malformed(0, "magic " + Wire.hex(magic) + " is not the ucx agent's " + Wire.hex(MAGIC) + " or "
+                        + Wire.hex(AUTHENTICATED_MAGIC));
             }
-            if (bytes.length < 4 + 4) {
-                throw malformed(bytes.length, "the blob ends early (" + bytes.length + " bytes)");
+            if (signed != auth.authenticated()) {
+                throw malformed(0, signed
+                        ? "the peer authenticates its metadata with a cluster secret, and this agent has none: give it"
+                        + " the fleet's (agent option '" + ClusterAuth.SECRET_OPTION + "' or " + ClusterAuth.SECRET_ENV
+                        + ")"
+                        : "unauthenticated metadata (the peer runs in trusted-network mode, without a cluster secret):"
+                        + " give every agent of the fleet the same secret");
             }
-            int body = bytes.length - 4;
-            CRC32C crc = new CRC32C();
-            crc.update(bytes, 0, body);
-            int expected = ByteBuffer.wrap(bytes, body, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
-            if ((int) crc.getValue() != expected) {
-                throw malformed(body, String.format(Locale.ROOT,
-                        "checksum 0x%08x does not match the bytes before it (0x%08x): the blob is corrupt or truncated",
-                        expected, (int) crc.getValue()));
+            int body;
+            if (signed) {
+                if (bytes.length < 4 + ClusterAuth.INSTANCE_BYTES + 8 + ClusterAuth.MAC_BYTES) {
+                    throw malformed(bytes.length, "the blob ends early (" + bytes.length + " bytes)");
+                }
+                int macAt = bytes.length - ClusterAuth.MAC_BYTES;
+                if (!auth.metadataMacMatches(bytes, macAt, Arrays.copyOfRange(bytes, macAt, bytes.length))) {
+                    throw malformed(macAt, "its MAC does not verify: the blob was forged, altered or truncated, or"
+                            + " made with another cluster secret");
+                }
+                body = macAt - ClusterAuth.INSTANCE_BYTES - 8;
+            } else {
+                if (bytes.length < 4 + 4) {
+                    throw malformed(bytes.length, "the blob ends early (" + bytes.length + " bytes)");
+                }
+                body = bytes.length - 4;
+                CRC32C crc = new CRC32C();
+                crc.update(bytes, 0, body);
+                int expected = ByteBuffer.wrap(bytes, body, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
+                if ((int) crc.getValue() != expected) {
+                    throw malformed(body, String.format(Locale.ROOT,
+                            "checksum 0x%08x does not match the bytes before it (0x%08x): the blob is corrupt or"
+                                    + " truncated", expected, (int) crc.getValue()));
+                }
             }
             in.limit(body);
             String name = Wire.string(in, "agent name", MAX_NAME_BYTES);
@@ -150,7 +210,14 @@ record UcxMetadata(String agentName, byte[] workerAddress, List<Region> regions)
                             + sorted.get(i).region + " overlap; registrations are disjoint");
                 }
             }
-            return new UcxMetadata(name, address, regions);
+            if (!signed) {
+                return new UcxMetadata(name, address, regions);
+            }
+            ByteBuffer tail = ByteBuffer.wrap(bytes, body, ClusterAuth.INSTANCE_BYTES + 8)
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            byte[] instance = new byte[ClusterAuth.INSTANCE_BYTES];
+            tail.get(instance);
+            return new UcxMetadata(name, address, regions, instance, tail.getLong());
         } catch (BufferUnderflowException e) {
             throw malformed(bytes.length, "the blob ends early (" + bytes.length + " bytes)");
         } catch (Wire.MalformedException e) {

@@ -12,7 +12,8 @@ import java.util.Locale;
 /**
  * Encoding helpers and the control messages agents exchange as UCX active messages, little-endian with u64
  * lengths like the metadata. Every message starts with a u8 type and the sender's agent name; decoding is strict
- * (the bytes come from the network) and fails with {@link MalformedException}.
+ * (the bytes come from the network) and fails with {@link MalformedException}. On the wire each message travels in
+ * its sender's envelope ({@link ClusterAuth#seal}), under a MAC when the fleet has a secret.
  *
  * <ul>
  *   <li>{@code ATTACH(request, workerAddress)}: the sender loaded this agent's metadata; the receiver connects back
@@ -22,7 +23,10 @@ import java.util.Locale;
  *   <li>{@code REVOKE(round, regionId)}: stop using the region ({@link #ALL_REGIONS}: every region) and answer once
  *       the operations in flight on it are complete.</li>
  *   <li>{@code REVOKE_ACK(round)}: the sender no longer touches the region.</li>
- *   <li>{@code NOTIFY(payload)}: a write notification, sent after the write's data is complete at the receiver.</li>
+ *   <li>{@code NOTIFY(id, payload)}: a write notification, sent after the write's data is complete at the receiver,
+ *       which answers with {@code NOTIFY_ACK}; the write completes for its sender only then.</li>
+ *   <li>{@code NOTIFY_ACK(id, status)}: {@link #NOTIFY_TAKEN}, or {@link #NOTIFY_INBOX_FULL} when the receiver's
+ *       inbox had no room for it (the sender's write fails with that cause).</li>
  *   <li>{@code DETACH(attachment)}: the sender forgot this agent (that attachment, not a newer one); it no longer
  *       needs to be told about withdrawals.</li>
  * </ul>
@@ -34,6 +38,10 @@ final class Wire {
     static final byte REVOKE_ACK = 4;
     static final byte NOTIFY = 5;
     static final byte DETACH = 6;
+    static final byte NOTIFY_ACK = 7;
+    /** NOTIFY_ACK statuses. */
+    static final long NOTIFY_TAKEN = 0;
+    static final long NOTIFY_INBOX_FULL = 1;
     /** The region id that names every region of the sender. */
     static final long ALL_REGIONS = -1;
     /** Largest notification carried, in bytes. */
@@ -42,7 +50,10 @@ final class Wire {
     private Wire() {
     }
 
-    /** A decoded control message; fields a type does not use are zero or empty. */
+    /**
+     * A decoded control message; fields a type does not use are zero or empty. {@code regionId} is REVOKE's region
+     * and NOTIFY_ACK's status.
+     */
     record Message(byte type, String sender, long id, long regionId, byte[] bytes, long[] ids) {
     }
 
@@ -68,8 +79,13 @@ final class Wire {
         return message(REVOKE_ACK, sender, 8).putLong(round).array();
     }
 
-    static byte[] notify(String sender, byte[] payload) {
-        return message(NOTIFY, sender, 8 + payload.length).putLong(payload.length).put(payload).array();
+    static byte[] notify(String sender, long id, byte[] payload) {
+        return message(NOTIFY, sender, 8 + 8 + payload.length).putLong(id).putLong(payload.length).put(payload)
+                .array();
+    }
+
+    static byte[] notifyAck(String sender, long id, long status) {
+        return message(NOTIFY_ACK, sender, 16).putLong(id).putLong(status).array();
     }
 
     static byte[] detach(String sender, long attachment) {
@@ -106,8 +122,17 @@ final class Wire {
                 }
                 case REVOKE -> new Message(type, sender, in.getLong(), in.getLong(), new byte[0], new long[0]);
                 case REVOKE_ACK -> new Message(type, sender, in.getLong(), 0, new byte[0], new long[0]);
-                case NOTIFY -> new Message(type, sender, 0, 0, bytes(in, "notification", MAX_NOTIFICATION_BYTES),
-                        new long[0]);
+                case NOTIFY -> new Message(type, sender, in.getLong(), 0,
+                        bytes(in, "notification", MAX_NOTIFICATION_BYTES), new long[0]);
+                case NOTIFY_ACK -> {
+                    long id = in.getLong();
+                    int at = in.position();
+                    long status = in.getLong();
+                    if (status != NOTIFY_TAKEN && status != NOTIFY_INBOX_FULL) {
+                        throw new MalformedException(at, "unknown notification status " + Long.toUnsignedString(status));
+                    }
+                    yield new Message(type, sender, id, status, new byte[0], new long[0]);
+                }
                 case DETACH -> new Message(type, sender, in.getLong(), 0, new byte[0], new long[0]);
                 default -> throw new MalformedException(0, "unknown control message type " + type);
             };

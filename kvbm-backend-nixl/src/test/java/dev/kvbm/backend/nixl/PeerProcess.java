@@ -34,6 +34,11 @@ final class PeerProcess implements AutoCloseable {
 
     /** A peer that, before it says READY, loads {@code attachTo} (another agent's metadata), when not null. */
     static PeerProcess start(String name, long size, int seed, byte[] attachTo) throws IOException {
+        return start(name, size, seed, attachTo, null);
+    }
+
+    /** As {@link #start(String, long, int, byte[])}, the peer's agent given the fleet's {@code secret} when not null. */
+    static PeerProcess start(String name, long size, int seed, byte[] attachTo, String secret) throws IOException {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         List<String> classPath = new ArrayList<>();
         for (String property : List.of("jdk.module.path", "java.class.path")) {
@@ -52,7 +57,11 @@ final class PeerProcess implements AutoCloseable {
             command.add(HexFormat.of().formatHex(attachTo));
         }
         Path log = Files.createTempFile("kvbm-ucx-peer", ".log");
-        Process process = new ProcessBuilder(command).redirectError(log.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectError(log.toFile());
+        if (secret != null) {
+            builder.environment().put(ClusterAuth.SECRET_ENV, secret);
+        }
+        Process process = builder.start();
         BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
                 StandardCharsets.UTF_8));
         String line = out.readLine();

@@ -17,6 +17,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 class UcxAgentConformanceTest extends AgentVerification {
     private static final AtomicInteger PEERS = new AtomicInteger();
 
+    /** The fleet's secret of this run, or null for the trusted-network mode. */
+    protected String secret() {
+        return null;
+    }
+
     @BeforeEach
     void requireUcx() {
         Ucx.assumeAvailable();
@@ -24,7 +29,44 @@ class UcxAgentConformanceTest extends AgentVerification {
 
     @Override
     protected AgentProvider agentProvider() {
-        return Ucx.PROVIDER;
+        String secret = secret();
+        return secret == null ? Ucx.PROVIDER : new SecretGiving(secret);
+    }
+
+    /** The ucx provider, every agent given the fleet's secret as an agent option. */
+    private static final class SecretGiving implements AgentProvider {
+        private final String secret;
+
+        SecretGiving(String secret) {
+            this.secret = secret;
+        }
+
+        @Override
+        public String name() {
+            return Ucx.PROVIDER.name();
+        }
+
+        @Override
+        public String backend() {
+            return Ucx.PROVIDER.backend();
+        }
+
+        @Override
+        public java.util.Optional<Throwable> unavailabilityCause() {
+            return Ucx.PROVIDER.unavailabilityCause();
+        }
+
+        @Override
+        public boolean reachesOtherProcesses() {
+            return true;
+        }
+
+        @Override
+        public dev.kvbm.api.spi.Agent create(String agentName, Options options) {
+            java.util.Map<String, String> with = new java.util.HashMap<>(options.properties());
+            with.put("secret", secret);
+            return Ucx.PROVIDER.create(agentName, new Options(options.peerTimeout(), with));
+        }
     }
 
     @Override
@@ -42,7 +84,7 @@ class UcxAgentConformanceTest extends AgentVerification {
         PeerProcess peer;
         try {
             peer = PeerProcess.start("tck-remote-" + ProcessHandle.current().pid() + "-" + PEERS.incrementAndGet(),
-                    size, 7);
+                    size, 7, null, secret());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

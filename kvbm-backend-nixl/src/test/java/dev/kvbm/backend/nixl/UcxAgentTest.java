@@ -48,6 +48,135 @@ class UcxAgentTest {
         return a;
     }
 
+    private static final String SECRET = "the test fleet's cluster secret";
+
+    private Agent agent(String name, Map<String, String> options) {
+        Agent a = Ucx.PROVIDER.create(name, new AgentProvider.Options(TIMEOUT, options));
+        resources.add(a);
+        return a;
+    }
+
+    private static AgentTransfer write(Storage local, Storage remote, long size, String peer, byte[] note) {
+        return new AgentTransfer(AgentTransfer.Operation.WRITE,
+                new DescriptorList(MemType.DRAM, List.of(new AgentDescriptor(
+                        new MemoryRegion(local.region().address(), size), 0))), peer,
+                new DescriptorList(MemType.DRAM, List.of(new AgentDescriptor(
+                        new MemoryRegion(remote.region().address(), size), 0))), note);
+    }
+
+    @Test
+    void agentsWithTheFleetsSecretWorkTogetherAndRefuseEveryOtherKindOfPeerBeforeUcxSeesItsMetadata()
+            throws Exception {
+        Agent a = agent("auth-a", Map.of("secret", SECRET));
+        Agent b = agent("auth-b", Map.of("secret", SECRET));
+        Agent open = agent("auth-open", Map.of());
+        Agent stranger = agent("auth-stranger", Map.of("secret", "another fleet's secret entirely"));
+        Storage mine = memory(1 << 16);
+        Storage theirs = memory(1 << 16);
+        a.register(mine);
+        b.register(theirs);
+        String peer = a.loadRemoteMetadata(b.localMetadata());
+        a.post(read(mine, 0, theirs, 0, 4096, peer)).get(10, TimeUnit.SECONDS);
+        byte[] note = "blocks ready".getBytes();
+        a.post(write(mine, theirs, 4096, peer, note)).get(10, TimeUnit.SECONDS);
+        assertThat(b.drainNotifications()).containsExactly(new dev.kvbm.api.spi.Notification("auth-a", note));
+
+        byte[] metadata = b.localMetadata();
+        assertThatThrownBy(() -> open.loadRemoteMetadata(metadata)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("this agent has none");
+        assertThatThrownBy(() -> b.loadRemoteMetadata(open.localMetadata()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("unauthenticated metadata");
+        assertThatThrownBy(() -> stranger.loadRemoteMetadata(metadata)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("MAC does not verify");
+        // The crash of the audit: b's real metadata with two bytes of its packed rkey changed. Without a secret the
+        // peer recomputes the checksum and UCX crashes unpacking it (uct_rkey_release); with one it never gets there.
+        byte[] forged = metadata.clone();
+        UcxMetadata real = UcxMetadata.decode(metadata, ((UcxAgent) b).auth());
+        byte[] rkey = real.regions().getFirst().rkey();
+        int at = java.util.Collections.indexOfSubList(toList(forged), toList(rkey));
+        forged[at + rkey.length / 2] ^= 0x5A;
+        forged[at + rkey.length / 2 + 1] ^= 0x3C;
+        assertThatThrownBy(() -> a.loadRemoteMetadata(forged)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("MAC does not verify");
+        // An older blob of the same run (a stale export, or one said again) is refused once a newer one was loaded.
+        byte[] older = b.localMetadata();
+        a.loadRemoteMetadata(b.localMetadata());
+        assertThatThrownBy(() -> a.loadRemoteMetadata(older)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("older (generation");
+        a.post(read(mine, 0, theirs, 0, 4096, peer)).get(10, TimeUnit.SECONDS);
+    }
+
+    private static List<Byte> toList(byte[] bytes) {
+        List<Byte> out = new ArrayList<>(bytes.length);
+        for (byte x : bytes) {
+            out.add(x);
+        }
+        return out;
+    }
+
+    @Test
+    void aControlMessageForgedWithoutTheSecretIsRefusedAndCounted() throws Exception {
+        Agent b = agent("forge-b", Map.of("secret", SECRET));
+        Storage theirs = memory(1 << 16);
+        b.register(theirs);
+        UcxAgent target = (UcxAgent) b;
+        byte[] address = UcxMetadata.decode(b.localMetadata(), target.auth()).workerAddress();
+        // A host that reaches b's worker sends an ATTACH and a REVOKE under another agent's name, with a made-up MAC.
+        ClusterAuth wrongKey = ClusterAuth.withSecret("not the fleet's secret at all".getBytes());
+        List<byte[]> forged = List.of(wrongKey.seal(Wire.attach("auth-a", 1, address), "forge-b"),
+                wrongKey.seal(Wire.revoke("auth-a", 2, Wire.ALL_REGIONS), "forge-b"),
+                ClusterAuth.trustedNetwork().seal(Wire.notify("auth-a", 3, new byte[8]), "forge-b"));
+        try (org.openucx.jucx.ucp.UcpWorker raw = UcxContexts.shared().newWorker(
+                new org.openucx.jucx.ucp.UcpWorkerParams());
+             org.openucx.jucx.ucp.UcpEndpoint ep = raw.newEndpoint(new org.openucx.jucx.ucp.UcpEndpointParams()
+                     .setUcpAddress(java.nio.ByteBuffer.allocateDirect(address.length).put(address).flip()))) {
+            List<java.nio.ByteBuffer> keep = new ArrayList<>();
+            List<org.openucx.jucx.ucp.UcpRequest> sent = new ArrayList<>();
+            for (byte[] message : forged) {
+                java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocateDirect(message.length).put(message).flip();
+                keep.add(buffer);
+                sent.add(ep.sendAmNonBlocking(17, 0, 0, org.openucx.jucx.UcxUtils.getAddress(buffer), message.length,
+                        1L << 1, null));
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (target.refusedMessages() < forged.size() && System.nanoTime() < deadline) {
+                raw.progress();
+                Thread.sleep(1);
+            }
+            assertThat(target.refusedMessages()).as("forged messages refused").isEqualTo(forged.size());
+            assertThat(b.drainNotifications()).as("nothing forged reached the inbox").isEmpty();
+            assertThat(sent).isNotEmpty();
+        }
+        // b works on: a real member attaches and reads.
+        Agent a = agent("forge-a", Map.of("secret", SECRET));
+        Storage mine = memory(1 << 16);
+        a.register(mine);
+        a.post(read(mine, 0, theirs, 0, 4096, a.loadRemoteMetadata(b.localMetadata()))).get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void theNotificationInboxIsBoundedInBytesAndANotificationThatDoesNotFitFailsItsWrite() throws Exception {
+        Agent a = agent("inbox-a", Map.of());
+        Agent b = agent("inbox-b", Map.of("notification_inbox_bytes", Integer.toString(1 << 16)));
+        Storage mine = memory(1 << 16);
+        Storage theirs = memory(1 << 16);
+        a.register(mine);
+        b.register(theirs);
+        String peer = a.loadRemoteMetadata(b.localMetadata());
+        byte[] note = new byte[40_000];
+        a.post(write(mine, theirs, 4096, peer, note)).get(10, TimeUnit.SECONDS);
+        assertThatThrownBy(() -> a.post(write(mine, theirs, 4096, peer, note)).get(10, TimeUnit.SECONDS))
+                .isInstanceOf(java.util.concurrent.ExecutionException.class)
+                .hasMessageContaining("notification inbox is full");
+        assertThat(((UcxAgent) b).refusedNotifications()).isOne();
+        assertThat(b.drainNotifications()).hasSize(1);
+        a.post(write(mine, theirs, 4096, peer, note)).get(10, TimeUnit.SECONDS); // room again once drained
+        assertThat(b.drainNotifications()).hasSize(1);
+        assertThatThrownBy(() -> Ucx.PROVIDER.create("inbox-c", new AgentProvider.Options(TIMEOUT,
+                Map.of("notification_inbox_bytes", "lots")))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("notification_inbox_bytes");
+    }
+
     private Storage memory(long size) {
         Storage s = Ucx.MEMORY.allocate(StorageKind.SYSTEM, size, 4096);
         resources.add(s);
