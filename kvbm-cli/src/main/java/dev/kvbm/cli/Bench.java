@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kvbm.bench.BenchResult;
 import dev.kvbm.bench.BlockPoolBenchmark;
 import dev.kvbm.bench.CopyRatios;
+import dev.kvbm.bench.DiscoveryRatios;
 import dev.kvbm.bench.DiskRatios;
 import dev.kvbm.bench.PullRatios;
 import dev.kvbm.bench.UcxRatios;
@@ -38,7 +39,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
- * {@code kvbm bench copy|agent|pool|pull|disk|cuda}: the benchmarks of the project, each printing the baseline it
+ * {@code kvbm bench copy|agent|pool|pull|disk|discovery|cuda}: the benchmarks of the project, each printing the baseline it
  * measured in the same run and the ratio. {@code --json} prints one line per result instead (the benchmark's own
  * table goes to stderr); {@code --chart FILE.svg} draws the ratios with JFreeChart.
  */
@@ -49,6 +50,7 @@ import java.util.concurrent.Callable;
                 "pool   allocate+register+release and match per block vs a HashMap lookup (JMH)",
                 "pull   a verified pull of a peer's blocks vs the unverified pull of the same blocks",
                 "disk   the disk tier vs fio on the same directory (needs fio)",
+                "discovery  how soon a SIGKILLed worker is seen gone (median, p99) vs the registry's TTL",
                 "cuda   H2D/D2H/D2D copies vs one bulk cuMemcpy (needs a GPU)"},
         footerHeading = "%nExit codes:%n", footer = {"  0   ran (the table says whether targets were met)",
                 "  1   the benchmark failed", "  64  bad usage"})
@@ -56,12 +58,12 @@ final class Bench implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The benchmarks. */
-    enum Which { copy, agent, pool, pull, disk, cuda }
+    enum Which { copy, agent, pool, pull, disk, discovery, cuda }
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "copy|agent|pool|pull|disk|cuda", description = "which benchmark")
+    @Parameters(index = "0", paramLabel = "copy|agent|pool|pull|disk|discovery|cuda", description = "which benchmark")
     Which which;
 
     @Option(names = "--json", description = "one JSON line per result on stdout: bench, name, value, baseline, ratio,"
@@ -71,11 +73,16 @@ final class Bench implements Callable<Integer> {
     @Option(names = "--chart", paramLabel = "FILE.svg", description = "draw the ratios to an SVG file")
     Path chart;
 
-    @Option(names = "--rounds", paramLabel = "N", description = "rounds (copy, agent, pull, disk; each has its default)")
+    @Option(names = "--rounds", paramLabel = "N", description = "rounds (copy, agent, pull, disk; each has its default;"
+            + " discovery: workers killed, default 20)")
     Integer rounds;
 
     @Option(names = "--dir", paramLabel = "DIR", description = "disk: the directory to measure (default java.io.tmpdir)")
     Path dir;
+
+    @Option(names = "--etcd", paramLabel = "URLS", description = "discovery: measure etcd at URLS instead of the"
+            + " embedded registry")
+    String etcd;
 
     @Override
     public Integer call() throws Exception {
@@ -95,6 +102,11 @@ final class Bench implements Callable<Integer> {
                 case pool -> pool(results);
                 case pull -> PullRatios.run(rounds == null ? new String[0] : new String[] {rounds.toString()},
                         results::add);
+                case discovery -> {
+                    String kills = rounds == null ? "20" : rounds.toString();
+                    DiscoveryRatios.run(etcd == null ? new String[] {kills} : new String[] {kills, "etcd", etcd},
+                            results::add);
+                }
                 case cuda -> cuda();
             }
         } finally {

@@ -79,6 +79,26 @@ class BenchTest {
     }
 
     @Test
+    void discoveryTimesKilledWorkersAgainstTheTtl() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit = Kvbm.run(new String[] {"bench", "discovery", "--rounds", "2", "--json"},
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertThat(exit).as(err.toString(StandardCharsets.UTF_8)).isZero();
+        List<String> lines = out.toString(StandardCharsets.UTF_8).strip().lines().toList();
+        assertThat(lines).hasSize(2);
+        ObjectMapper json = new ObjectMapper();
+        for (String line : lines) {
+            JsonNode r = json.readTree(line);
+            assertThat(r.get("bench").asText()).isEqualTo("discovery");
+            assertThat(r.get("name").asText()).matches("embedded: killed worker seen gone, (median|p99)");
+            assertThat(r.get("value").asDouble()).isPositive();
+            assertThat(r.get("baseline").asDouble()).isEqualTo(1000.0);
+            assertThat(r.get("ratio").asDouble()).isEqualTo(r.get("value").asDouble() / 1000.0);
+        }
+    }
+
+    @Test
     void poolRatiosDivideEachBenchmarkByItsOwnBaselineAndNameWhatARunDidNotGive() {
         Map<String, Double> best = new HashMap<>(Map.of("allocateRegisterRelease", 80.0, "hashMapLookup16", 8.0,
                 "matchOnly128", 10.0, "match128", 20.0, "matchShared128", 12.0, "hashMapRemovePut16", 40.0,
