@@ -40,6 +40,8 @@ import java.util.regex.Pattern;
  * </pre>
  */
 final class ManagerConfig {
+    /** The largest configuration file read. */
+    static final int MAX_FILE_BYTES = 1 << 20;
     private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*([KMGT]i?B|B)?", Pattern.CASE_INSENSITIVE);
 
     private ManagerConfig() {
@@ -56,9 +58,20 @@ final class ManagerConfig {
             throw new IllegalArgumentException("configuration " + file + ": unknown format; name it .json, .yaml or"
                     + " .yml");
         }
+        mapper.enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+                .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         JsonNode root;
         try (InputStream in = Files.newInputStream(file)) {
-            root = mapper.readTree(in);
+            byte[] text = in.readNBytes(MAX_FILE_BYTES + 1); // bounded: a path to a device or a huge file is refused
+            if (text.length > MAX_FILE_BYTES) {
+                throw new IllegalArgumentException("configuration " + file + " is larger than " + MAX_FILE_BYTES
+                        + " bytes; a configuration is a few hundred bytes: is this the right file?");
+            }
+            root = mapper.readTree(text);
+            if (root == null || root.isMissingNode()) {
+                throw new IllegalArgumentException("configuration " + file + " is empty; it needs at least model and"
+                        + " tiers");
+            }
         } catch (JacksonException e) {
             throw new IllegalArgumentException("configuration " + file + " is not valid "
                     + (mapper instanceof YAMLMapper ? "YAML" : "JSON") + ": " + e.getOriginalMessage(), e);

@@ -116,6 +116,14 @@ class ManagerConfigTest {
         assertRefused("g.yaml", model + "tiers: {g1: {blocks: 3, storage: gpu}}", "allowed: system, pinned");
         assertRefused("h.yaml", model + "tiers: {g1: {blocks: -3}}", "tiers.g1.blocks must be an integer 0..2^64-1");
         assertRefused("i.yaml", model + "tiers: {g1: {bytes: 99999999999TiB}}", "more bytes than");
+        assertRefused("dup.yaml", model + "tiers: {g1: {blocks: 3}}\nduplicates: allow\nduplicates: refuse",
+                "is not valid YAML", "Duplicate field 'duplicates'");
+        assertRefused("dup.json", "{\"tiers\": {}, \"tiers\": {}}", "is not valid JSON", "Duplicate field 'tiers'");
+        assertRefused("two.json", "{\"agent\": \"none\"} {\"agent\": \"ucx\"}", "is not valid JSON",
+                "Trailing token");
+        assertRefused("empty.yaml", "", "is empty");
+        assertRefused("huge.json", "{\"agent\": \"" + "x".repeat(ManagerConfig.MAX_FILE_BYTES) + "\"}",
+                "larger than " + ManagerConfig.MAX_FILE_BYTES);
         assertRefused("i2.yaml", model + "tiers: {g1: {bytes: 32KB}}", "'32KB', which is ambiguous", "32KiB");
         assertRefused("i3.yaml", model + "tiers: {g1: {bytes: 2 gb}}", "'2 gb', which is ambiguous", "2GiB");
         assertRefused("j.yaml", model + "tiers: {g1: {blocks: 3}\n  - broken", "is not valid YAML");

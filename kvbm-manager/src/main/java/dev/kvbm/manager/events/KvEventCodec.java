@@ -40,7 +40,10 @@ public final class KvEventCodec {
     /** The most blocks one snapshot may carry. */
     public static final int MAX_SNAPSHOT_BLOCKS = 1 << 24;
 
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    /** Strict: a key given twice, or anything after the object, is an error (the bytes come from other processes). */
+    private static final ObjectMapper MAPPER = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     private static final BigInteger U64_LIMIT = BigInteger.ONE.shiftLeft(64);
 

@@ -74,7 +74,11 @@ class KvEventCodecTest {
                         "parent_hash must be an unsigned integer"),
                 new Case(String.format(ok, "{\"removed\":{\"block_hashes\":[1,true]}}"),
                         "block_hashes[1] must be an unsigned integer"),
-                new Case(String.format(ok, "{\"stored\":{},\"removed\":{}}"), "exactly one of"));
+                new Case(String.format(ok, "{\"stored\":{},\"removed\":{}}"), "exactly one of"),
+                new Case("{\"worker_id\":1,\"worker_id\":2,\"event\":{\"event_id\":2,\"data\":\"cleared\"}}",
+                        "Duplicate field 'worker_id'"),
+                new Case(String.format(ok, "\"cleared\"") + " {\"more\":1}", "not JSON"),
+                new Case(String.format(ok, "\"cleared\"") + " trailing", "not JSON"));
         for (Case c : cases) {
             assertThatThrownBy(() -> KvEventCodec.decodeEvent(json(c.json()))).as(c.json())
                     .isInstanceOf(KvEventFormatException.class).hasMessageContaining(c.message());
