@@ -85,7 +85,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p><b>Authentication.</b> With a cluster secret ({@link ClusterAuth}) every metadata blob and control message is
  * checked under a MAC before it is parsed or acted on: a peer without the secret cannot make UCX unpack rkeys of its
  * choosing, attach, revoke or notify under another agent's name, and a message said again is refused (counted in
- * {@link #refusedMessages()}). Without one the agent runs in trusted-network mode and says so once when it starts.
+ * {@link #refusedMessages()}). Without one the agent runs in trusted-network mode, which the first such agent of
+ * the JVM says when it starts.
  * Notifications wait in an inbox bounded in bytes; one that does not fit is refused and fails its sender's write
  * with that cause (counted in {@link #refusedNotifications()}).
  */
@@ -95,6 +96,8 @@ final class UcxAgent implements Agent {
     /** {@code UCP_AM_SEND_FLAG_EAGER}: control messages arrive whole in the receive callback. */
     private static final long AM_SEND_FLAG_EAGER = 1L << 1;
     private static final AtomicLong IDS = new AtomicLong();
+    private static final java.util.concurrent.atomic.AtomicBoolean TRUSTED_MODE_SAID =
+            new java.util.concurrent.atomic.AtomicBoolean();
     /** UCX memory registrations of every agent of this JVM not yet deregistered; tests check it returns to 0. */
     static final AtomicInteger MAPPED = new AtomicInteger();
     /** Agents of this JVM whose worker and context are not yet destroyed. */
@@ -171,8 +174,10 @@ final class UcxAgent implements Agent {
                         || !awaitingNotifyAck.isEmpty());
         this.progress.start();
         OPEN.incrementAndGet();
-        LOG.log(auth.authenticated() ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
-                "ucx agent {0} (run {1}): {2}", name, auth.instanceHex(), auth.describe());
+        if (auth.authenticated() || !TRUSTED_MODE_SAID.getAndSet(true)) { // the trusted mode is said once a JVM
+            LOG.log(System.Logger.Level.INFO, "ucx agent {0} (run {1}): {2}", name, auth.instanceHex(),
+                    auth.describe());
+        }
     }
 
     static UcxAgent open(String name, Duration peerTimeout, Map<String, String> ucxConfig) {
