@@ -86,6 +86,13 @@ final class Bench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (rounds != null && (rounds < 1 || rounds > 1_000_000)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--rounds must be 1..1000000, got " + rounds);
+        }
+        if (etcd != null && which != Which.discovery) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--etcd is an option of 'bench discovery'"
+                    + " only");
+        }
         List<BenchResult> results = new ArrayList<>();
         PrintStream stdout = System.out;
         if (json) {
