@@ -158,7 +158,8 @@ final class ManagerConfig {
         private dev.kvbm.api.spi.AgentProvider.Options agentOptions(JsonNode node) {
             if (!node.isObject()) {
                 throw error("agent_options must be an object such as {peer_timeout_ms: 30000, ucx.TLS: tcp}, got "
-                        + node);
+                        + (node.isContainerNode() ? "an array" : "a " + node.getNodeType().toString()
+                        .toLowerCase(Locale.ROOT))); // its value is not shown: it may hold the cluster secret
             }
             java.time.Duration timeout = dev.kvbm.api.spi.AgentProvider.Options.DEFAULT.peerTimeout();
             Map<String, String> properties = new java.util.LinkedHashMap<>();
@@ -174,7 +175,9 @@ final class ManagerConfig {
                 } else if (e.getValue().isTextual() || e.getValue().isNumber() || e.getValue().isBoolean()) {
                     properties.put(e.getKey(), e.getValue().asText());
                 } else {
-                    throw error(path + " must be a string, number or boolean, got " + e.getValue());
+                    throw error(path + " must be a string, number or boolean, got " + (e.getKey().toLowerCase(Locale.ROOT)
+                            .contains("secret") ? "an " + e.getValue().getNodeType().toString().toLowerCase(Locale.ROOT)
+                            + " (not shown)" : e.getValue()));
                 }
             }
             return new dev.kvbm.api.spi.AgentProvider.Options(timeout, properties);

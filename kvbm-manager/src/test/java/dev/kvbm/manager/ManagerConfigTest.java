@@ -143,6 +143,12 @@ class ManagerConfigTest {
                 "agent_options must be an object such as {peer_timeout_ms: 30000, ucx.TLS: tcp}");
         assertRefused("t.yaml", model + "tiers: {g1: {blocks: 3}}\nagent_options: {ucx.TLS: [tcp, shm]}",
                 "agent_options.ucx.TLS must be a string, number or boolean");
+        Path leaky = file("u.yaml", model + "tiers: {g1: {blocks: 3}}\nagent_options: {secret: [hunter2-hunter2-x]}");
+        assertThatThrownBy(() -> KvBlockManager.builder().config(leaky).backends(backends).build())
+                .hasMessageContaining("agent_options.secret must be a string").hasMessageNotContaining("hunter2");
+        Path scalar = file("v.yaml", model + "tiers: {g1: {blocks: 3}}\nagent_options: hunter2-hunter2-x");
+        assertThatThrownBy(() -> KvBlockManager.builder().config(scalar).backends(backends).build())
+                .hasMessageContaining("agent_options must be an object").hasMessageNotContaining("hunter2");
     }
 
     private void assertRefused(String name, String text, String... fragments) throws IOException {
