@@ -87,14 +87,14 @@ class EmbeddedDiscoveryTest {
         try (Discovery a = connect(); Discovery b = connect()) {
             Discovery.Registration one = a.register(new Discovery.WorkerEntry(1, "one", "v1".getBytes()));
             try (Discovery.Watch watch = b.watch(recorder(events))) {
-                assertThat(events.poll(5, TimeUnit.SECONDS)).isEqualTo("joined 1 v1");
+                assertThat(events.poll(30, TimeUnit.SECONDS)).isEqualTo("joined 1 v1");
                 Discovery.Registration two = a.register(new Discovery.WorkerEntry(2, "two", "x".getBytes()));
-                assertThat(events.poll(5, TimeUnit.SECONDS)).isEqualTo("joined 2 x");
+                assertThat(events.poll(30, TimeUnit.SECONDS)).isEqualTo("joined 2 x");
                 one.update("v2".getBytes());
-                assertThat(events.poll(5, TimeUnit.SECONDS)).isEqualTo("changed 1 v2");
+                assertThat(events.poll(30, TimeUnit.SECONDS)).isEqualTo("changed 1 v2");
                 assertThat(b.workers()).extracting(Discovery.WorkerEntry::workerId).containsExactly(1L, 2L);
                 two.close();
-                assertThat(events.poll(5, TimeUnit.SECONDS)).isEqualTo("left 2");
+                assertThat(events.poll(30, TimeUnit.SECONDS)).isEqualTo("left 2");
                 // Heartbeats keep worker 1 well past its 1 s TTL.
                 assertThat(events.poll(2500, TimeUnit.MILLISECONDS)).isNull();
             }
@@ -109,7 +109,7 @@ class EmbeddedDiscoveryTest {
         Files.write(workers().resolve("7.entry"), entry("KVBMDSC1", 7, alivePid, 1000, 1, "stalled", new byte[3], 3));
         BlockingQueue<String> events = new LinkedBlockingQueue<>();
         try (Discovery d = connect(); Discovery.Watch w = d.watch(recorder(events))) {
-            assertThat(events.poll(5, TimeUnit.SECONDS)).startsWith("joined 7");
+            assertThat(events.poll(30, TimeUnit.SECONDS)).startsWith("joined 7");
             // How soon is a benchmark figure (kvbm bench discovery); the test waits ten TTLs of 1 s.
             assertThat(events.poll(10, TimeUnit.SECONDS)).isEqualTo("left 7");
         }
@@ -176,10 +176,10 @@ class EmbeddedDiscoveryTest {
         })) {
             assertThat(d.workers()).extracting(Discovery.WorkerEntry::workerId).containsExactly(9L);
             assertThat(d.malformedEntries()).isGreaterThanOrEqualTo(7);
-            assertThat(events.poll(5, TimeUnit.SECONDS)).isEqualTo("joined 9");
+            assertThat(events.poll(30, TimeUnit.SECONDS)).isEqualTo("joined 9");
             // The watch survived its listener's exception: a new worker is still reported.
             d.register(new Discovery.WorkerEntry(20, "new", new byte[0]));
-            assertThat(events.poll(5, TimeUnit.SECONDS)).isEqualTo("joined 20");
+            assertThat(events.poll(30, TimeUnit.SECONDS)).isEqualTo("joined 20");
         }
     }
 
