@@ -211,20 +211,14 @@ class KvIndexerTest {
             BlockPool pool = BlockPool.create("G1-forged", 16, Workload.PAGE, BlockPool.Duplicates.REFUSE);
             KvEventPublisher publisher = new KvEventPublisher(4, pool, bus);
             Workload load = new Workload(8);
-            for (int i = 0; i < 10; i++) {
-                load.step(pool);
-            }
-            awaitSettled(indexer, Map.of(4L, pool), Map.of(4L, publisher));
+            stepAndSettle(indexer, 4, pool, publisher, load, 10);
             // Someone else on the subject claims to be worker 4, far ahead of it.
             indexer.accept(new KvEvent(4, publisher.snapshot().instance(), Long.MAX_VALUE,
                     new KvEvent.Removed(new long[] {42})));
             Thread.sleep(1500); // an endless resync would ask every 200 ms
             assertThat(asked.get()).as("snapshots asked").isLessThanOrEqualTo(2);
             assertThat(indexer.workers()).containsEntry(4L, false);
-            for (int i = 0; i < 10; i++) {
-                load.step(pool);
-            }
-            awaitSettled(indexer, Map.of(4L, pool), Map.of(4L, publisher));
+            stepAndSettle(indexer, 4, pool, publisher, load, 10);
             assertIndexMatches(indexer, 4, pool);
             publisher.close();
             indexer.close();
@@ -238,20 +232,14 @@ class KvIndexerTest {
             BlockPool pool = BlockPool.create("G1-live", 64, Workload.PAGE, BlockPool.Duplicates.REFUSE);
             KvEventPublisher publisher = new KvEventPublisher(6, pool, bus);
             Workload load = new Workload(6);
-            for (int i = 0; i < 20; i++) {
-                load.step(pool);
-            }
-            awaitSettled(indexer, Map.of(6L, pool), Map.of(6L, publisher));
+            stepAndSettle(indexer, 6, pool, publisher, load, 20);
             long real = publisher.snapshot().instance();
             // An event of a run the index never saw (forged, or a late one of a run between two restarts) ...
             indexer.accept(new KvEvent(6, real + 1, 9, new KvEvent.Removed(new long[] {1})));
             // ... and a forged restart, which empties the worker's entry until its real run speaks again.
             indexer.accept(new KvEvent(6, real + 2, 1, new KvEvent.Cleared()));
             for (int round = 0; round < 3; round++) {
-                for (int i = 0; i < 10; i++) {
-                    load.step(pool);
-                }
-                awaitSettled(indexer, Map.of(6L, pool), Map.of(6L, publisher));
+                stepAndSettle(indexer, 6, pool, publisher, load, 10);
                 assertIndexMatches(indexer, 6, pool);
             }
             assertThat(indexer.disputes()).as("the real run's events asked which run is current").isPositive();
@@ -472,6 +460,15 @@ class KvIndexerTest {
      * Waits until every pool's events were converted and published (nothing left in its stream), the index applied
      * the last of them, no worker is stale, and that stays so for 100 ms.
      */
+    /** Moves one worker's pool {@code steps} times, then waits until the index caught up with it. */
+    private static void stepAndSettle(KvIndexer indexer, long worker, BlockPool pool, KvEventPublisher publisher,
+                                      Workload load, int steps) throws InterruptedException {
+        for (int i = 0; i < steps; i++) {
+            load.step(pool);
+        }
+        awaitSettled(indexer, Map.of(worker, pool), Map.of(worker, publisher));
+    }
+
     static void awaitSettled(KvIndexer indexer, Map<Long, BlockPool> pools, Map<Long, KvEventPublisher> publishers)
             throws InterruptedException {
         awaitSettled(indexer, pools, publishers, true);
