@@ -62,7 +62,7 @@ public final class KvBlockManager implements AutoCloseable {
      * (null for Disk, and without an agent).
      */
     record TierState(Tier tier, BlockPool pool, OwnedLayout layout, LayoutHandle handle, long blockBytes,
-                     OwnedLayout states) {
+                     OwnedLayout states, String provider) {
         StorageKind kind() {
             return layout.kind();
         }
@@ -217,7 +217,7 @@ public final class KvBlockManager implements AutoCloseable {
     private TierState buildTier(Tier t, TierSpec spec, BlockPool.Duplicates duplicates) {
         int blocks = spec.blockCount(t, shape);
         StorageKind kind = spec.storage().orElseGet(() -> defaultKind(t));
-        StorageProvider provider = backends.storageProvider(kind);
+        StorageProvider provider = provider(t.name(), kind, spec.provider());
         if (spec.directory().isPresent()) {
             provider = provider.inDirectory(spec.directory().get());
         }
@@ -238,7 +238,7 @@ public final class KvBlockManager implements AutoCloseable {
                 transport.registerLayout(states);
                 pool.trackStates(new BlockStates(states));
             }
-            return new TierState(t, pool, layout, handle, shape.blockBytes(), states);
+            return new TierState(t, pool, layout, handle, shape.blockBytes(), states, provider.name());
         } catch (RuntimeException e) {
             layout.close();
             if (states != null) {
@@ -251,7 +251,43 @@ public final class KvBlockManager implements AutoCloseable {
     private OwnedLayout allocateStates(int records) {
         StorageKind kind = hostKind();
         return Layouts.builder(BlockStates.config(records)).fullyContiguous()
-                .allocate(backends.storageProvider(kind), kind);
+                .allocate(provider("block states", kind, Optional.empty()), kind);
+    }
+
+    /** The name of the host memory a peer process on this host maps rather than copies (kvbm-backend-nixl's). */
+    static final String PEER_MAPPED_HOST_MEMORY = "ucx-host";
+
+    /**
+     * The storage provider of a tier (or of its block states): the one the spec names; else, for host memory of a
+     * manager on the {@code ucx} agent, {@value #PEER_MAPPED_HOST_MEMORY} when it is available (a peer process on
+     * this host then maps the memory through UCX's shared-memory transports instead of copying it across processes:
+     * see docs/performance.md); else the first provider of the kind.
+     */
+    private StorageProvider provider(String what, StorageKind kind, Optional<String> named) {
+        if (named.isPresent()) {
+            StorageProvider p = backends.storageProviders().stream().filter(x -> x.name().equals(named.get()))
+                    .findFirst().orElseThrow(() -> new IllegalArgumentException(what + ": no storage provider named '"
+                            + named.get() + "'; installed: " + backends.storageProviders().stream()
+                            .map(StorageProvider::name).toList()));
+            if (!p.supports(kind)) {
+                throw new IllegalArgumentException(what + ": storage provider '" + p.name() + "' does not supply "
+                        + kind + " storage");
+            }
+            p.ensureAvailable();
+            return p;
+        }
+        if (kind.type() == StorageKind.Type.SYSTEM && transport.agentProvider().filter("ucx"::equals).isPresent()) {
+            Optional<StorageProvider> mapped = backends.storageProviders().stream()
+                    .filter(x -> x.name().equals(PEER_MAPPED_HOST_MEMORY) && x.supports(kind)).findFirst();
+            if (mapped.isPresent() && mapped.get().isAvailable()) {
+                return mapped.get();
+            }
+            LOG.log(System.Logger.Level.INFO, () -> what + ": host memory from " + backends.storageProvider(kind)
+                    .name() + ", which peer processes on this host copy rather than map: " + mapped.map(p ->
+                    PEER_MAPPED_HOST_MEMORY + " is unavailable (" + p.unavailabilityCause().map(Throwable::getMessage)
+                            .orElse("?") + ")").orElse(PEER_MAPPED_HOST_MEMORY + " (kvbm-backend-nixl) is not installed"));
+        }
+        return backends.storageProvider(kind);
     }
 
     private StorageKind defaultKind(Tier t) {
@@ -288,8 +324,9 @@ public final class KvBlockManager implements AutoCloseable {
     private String describeTiers() {
         StringBuilder sb = new StringBuilder();
         for (TierState s : tiers.values()) {
-            sb.append(String.format(Locale.ROOT, "%s=%d blocks on %s (%s)%s", s.tier, s.layout.config().numBlocks(),
-                    s.kind(), s.layout.isFullyContiguous() ? "FullyContiguous" : "LayerSeparate",
+            sb.append(String.format(Locale.ROOT, "%s=%d blocks on %s from %s (%s)%s", s.tier,
+                    s.layout.config().numBlocks(), s.kind(), s.provider,
+                    s.layout.isFullyContiguous() ? "FullyContiguous" : "LayerSeparate",
                     s.tier == Tier.G3 ? "" : ", "));
         }
         return sb + (bounceLayout != null ? "; bounce buffer of " + bounceBlocks.length + " blocks on "
@@ -770,6 +807,17 @@ public final class KvBlockManager implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------- introspection
+
+    /**
+     * Which storage provider a tier's memory came from ({@code system-memory}, {@code ucx-host}, {@code cuda},
+     * {@code disk}, ...): the build's log line says it for every tier.
+     *
+     * @param tier a tier of this manager
+     * @return the provider's name
+     */
+    public String storageProvider(Tier tier) {
+        return state(tier).provider;
+    }
 
     /** {@return the tiers this manager has, fastest first} */
     public List<Tier> tiers() {

@@ -32,7 +32,7 @@ import java.util.regex.Pattern;
  * model: {num_layers: 32, outer_dim: 2, page_size: 16, inner_dim: 1024, dtype_width_bytes: 2}
  * tiers:
  *   g1: {blocks: 1024, layout: layer_separate, block_dimension: block_is_first_dim}
- *   g2: {bytes: 8GiB}           # storage: pinned | system | device:N, optional
+ *   g2: {bytes: 8GiB}           # storage: pinned | system | device:N; provider: system-memory | ucx-host | ...
  *   g3: {bytes: 64GiB, directory: /mnt/nvme/kvbm}
  * offload: {max_in_flight: 4, batch_size: 16}
  * events: {sink: nats, servers: "nats://10.0.0.5:4222", namespace: prod}   # optional; or {sink: in-process}
@@ -184,7 +184,8 @@ final class ManagerConfig {
         }
 
         private TierSpec tier(JsonNode node, String path) {
-            object(node, path, Set.of("blocks", "bytes", "layout", "block_dimension", "storage", "directory"));
+            object(node, path, Set.of("blocks", "bytes", "layout", "block_dimension", "storage", "directory",
+                    "provider"));
             if (node.has("blocks") == node.has("bytes")) {
                 throw error(path + ": give exactly one of 'blocks' (a count) and 'bytes' (a budget such as 8GiB)");
             }
@@ -203,6 +204,9 @@ final class ManagerConfig {
             }
             if (node.has("storage")) {
                 spec = spec.storage(storage(node.get("storage"), path + ".storage"));
+            }
+            if (node.has("provider")) {
+                spec = spec.provider(text(node.get("provider"), path + ".provider"));
             }
             if (node.has("directory")) {
                 spec = spec.directory(Path.of(text(node.get("directory"), path + ".directory")));

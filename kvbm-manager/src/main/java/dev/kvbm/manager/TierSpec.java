@@ -11,7 +11,10 @@ import java.util.Optional;
 /**
  * How big one tier is and how it is laid out: a block count or a byte budget (whole blocks that fit), a layout
  * type, and optionally the storage kind (otherwise the manager picks: G1 on a GPU when one is available, else host
- * memory; G2 pinned when available, else system; G3 disk) and, for G3, the directory of its files.
+ * memory; G2 pinned when available, else system; G3 disk), optionally the storage provider by name (otherwise the
+ * manager picks: for host memory of a manager on the {@code ucx} agent, {@code ucx-host}, which a peer process on
+ * the same host maps instead of copying; else the first provider of the kind) and, for G3, the directory of its
+ * files.
  *
  * @param blocks         blocks in the tier, or 0 when a byte budget is given
  * @param bytes          the byte budget, or 0 when a block count is given
@@ -19,9 +22,11 @@ import java.util.Optional;
  * @param blockDimension where the block index sits in a LayerSeparate layout
  * @param storage        the storage kind, or empty for the manager's choice
  * @param directory      where disk-tier files go, or empty for the disk provider's default
+ * @param provider       the storage provider's name (e.g. {@code system-memory}, {@code ucx-host}), or empty for
+ *                       the manager's choice
  */
 public record TierSpec(long blocks, long bytes, LayoutType layout, BlockDimension blockDimension,
-                       Optional<StorageKind> storage, Optional<Path> directory) {
+                       Optional<StorageKind> storage, Optional<Path> directory, Optional<String> provider) {
 
     /** How a tier's memory is laid out. */
     public enum LayoutType {
@@ -37,6 +42,7 @@ public record TierSpec(long blocks, long bytes, LayoutType layout, BlockDimensio
         Objects.requireNonNull(blockDimension, "blockDimension");
         Objects.requireNonNull(storage, "storage");
         Objects.requireNonNull(directory, "directory");
+        Objects.requireNonNull(provider, "provider");
         if ((blocks > 0) == (bytes > 0) || blocks < 0 || bytes < 0) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "a tier takes either a block count or a byte budget, both positive; got blocks=%d, bytes=%d",
@@ -52,7 +58,7 @@ public record TierSpec(long blocks, long bytes, LayoutType layout, BlockDimensio
      */
     public static TierSpec blocks(long blocks) {
         return new TierSpec(blocks, 0, LayoutType.FULLY_CONTIGUOUS, BlockDimension.BLOCK_IS_FIRST_DIM,
-                Optional.empty(), Optional.empty());
+                Optional.empty(), Optional.empty(), Optional.empty());
     }
 
     /**
@@ -63,7 +69,7 @@ public record TierSpec(long blocks, long bytes, LayoutType layout, BlockDimensio
      */
     public static TierSpec bytes(long bytes) {
         return new TierSpec(0, bytes, LayoutType.FULLY_CONTIGUOUS, BlockDimension.BLOCK_IS_FIRST_DIM,
-                Optional.empty(), Optional.empty());
+                Optional.empty(), Optional.empty(), Optional.empty());
     }
 
     /**
@@ -73,7 +79,7 @@ public record TierSpec(long blocks, long bytes, LayoutType layout, BlockDimensio
      * @return a new spec
      */
     public TierSpec layout(LayoutType type) {
-        return new TierSpec(blocks, bytes, type, blockDimension, storage, directory);
+        return new TierSpec(blocks, bytes, type, blockDimension, storage, directory, provider);
     }
 
     /**
@@ -83,7 +89,7 @@ public record TierSpec(long blocks, long bytes, LayoutType layout, BlockDimensio
      * @return a new spec
      */
     public TierSpec layerSeparate(BlockDimension dimension) {
-        return new TierSpec(blocks, bytes, LayoutType.LAYER_SEPARATE, dimension, storage, directory);
+        return new TierSpec(blocks, bytes, LayoutType.LAYER_SEPARATE, dimension, storage, directory, provider);
     }
 
     /**
@@ -93,7 +99,7 @@ public record TierSpec(long blocks, long bytes, LayoutType layout, BlockDimensio
      * @return a new spec
      */
     public TierSpec storage(StorageKind kind) {
-        return new TierSpec(blocks, bytes, layout, blockDimension, Optional.of(kind), directory);
+        return new TierSpec(blocks, bytes, layout, blockDimension, Optional.of(kind), directory, provider);
     }
 
     /**
@@ -103,7 +109,18 @@ public record TierSpec(long blocks, long bytes, LayoutType layout, BlockDimensio
      * @return a new spec
      */
     public TierSpec directory(Path dir) {
-        return new TierSpec(blocks, bytes, layout, blockDimension, storage, Optional.of(dir));
+        return new TierSpec(blocks, bytes, layout, blockDimension, storage, Optional.of(dir), provider);
+    }
+
+    /**
+     * This spec on the storage provider of that name, which must supply the tier's storage kind.
+     *
+     * @param name a provider's name, as {@code Backends.storageProviders()} lists them
+     * @return a new spec
+     */
+    public TierSpec provider(String name) {
+        return new TierSpec(blocks, bytes, layout, blockDimension, storage, directory,
+                Optional.of(Objects.requireNonNull(name, "name")));
     }
 
     /** {@return the blocks of {@code shape} this spec holds} */
