@@ -46,7 +46,8 @@ import java.util.concurrent.Callable;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Run a benchmark next to its baseline, measured in the same run, and print the ratios.",
                 "copy   256 random 2 MiB blocks through the executor vs one bulk copy",
-                "agent  UCX READ/WRITE between two processes vs ucx_perftest (needs ucx-utils)",
+                "agent  UCX READ/WRITE between two processes (raw memory and two managers' tiers) vs ucx_perftest"
+                        + " (needs ucx-utils; --netns: across two network namespaces)",
                 "pool   allocate+register+release and match per block vs a HashMap lookup (JMH)",
                 "pull   a verified pull of a peer's blocks vs the unverified pull of the same blocks",
                 "disk   the disk tier vs fio on the same directory (needs fio)",
@@ -80,6 +81,10 @@ final class Bench implements Callable<Integer> {
     @Option(names = "--dir", paramLabel = "DIR", description = "disk: the directory to measure (default java.io.tmpdir)")
     Path dir;
 
+    @Option(names = "--netns", description = "agent: the peer and perftest's server in a network namespace of their"
+            + " own, over a veth pair, UCX on TCP for both (needs root)")
+    boolean netns;
+
     @Option(names = "--etcd", paramLabel = "URLS", description = "discovery: measure etcd at URLS instead of the"
             + " embedded registry")
     String etcd;
@@ -88,6 +93,9 @@ final class Bench implements Callable<Integer> {
     public Integer call() throws Exception {
         if (rounds != null && (rounds < 1 || rounds > 1_000_000)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--rounds must be 1..1000000, got " + rounds);
+        }
+        if (netns && which != Which.agent) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--netns is an option of 'bench agent' only");
         }
         if (etcd != null && which != Which.discovery) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--etcd is an option of 'bench discovery'"
@@ -102,8 +110,8 @@ final class Bench implements Callable<Integer> {
             switch (which) {
                 case copy -> CopyRatios.run(rounds == null ? new String[0] : new String[] {rounds.toString()},
                         results::add);
-                case agent -> UcxRatios.run(rounds == null ? new String[0] : new String[] {rounds.toString()},
-                        results::add);
+                case agent -> UcxRatios.run(new String[] {rounds == null ? "5" : rounds.toString(),
+                        netns ? "netns" : "local"}, results::add);
                 case disk -> DiskRatios.run(new String[] {rounds == null ? "5" : rounds.toString(),
                         (dir == null ? Path.of(System.getProperty("java.io.tmpdir")) : dir).toString()}, results::add);
                 case pool -> pool(results);
