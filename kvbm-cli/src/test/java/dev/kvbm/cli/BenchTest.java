@@ -83,14 +83,15 @@ class BenchTest {
         for (String[] args : List.of(new String[] {"bench", "copy", "--rounds", "0"},
                 new String[] {"bench", "discovery", "--rounds", "-3"},
                 new String[] {"bench", "disk", "--rounds", "99999999"},
-                new String[] {"bench", "pull", "--etcd", "http://127.0.0.1:2379"})) {
+                new String[] {"bench", "pull", "--etcd", "http://127.0.0.1:2379"},
+                new String[] {"bench", "disk", "--netns"})) {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             ByteArrayOutputStream err = new ByteArrayOutputStream();
             int exit = Kvbm.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
                     new PrintStream(err, true, StandardCharsets.UTF_8));
             assertThat(exit).as(String.join(" ", args)).isEqualTo(64);
             assertThat(err.toString(StandardCharsets.UTF_8)).containsAnyOf("--rounds must be 1..1000000",
-                    "--etcd is an option of 'bench discovery' only");
+                    "--etcd is an option of 'bench discovery' only", "--netns is an option of 'bench agent' only");
         }
     }
 

@@ -124,6 +124,8 @@ class ManagerConfigTest {
         assertRefused("empty.yaml", "", "is empty");
         assertRefused("huge.json", "{\"agent\": \"" + "x".repeat(ManagerConfig.MAX_FILE_BYTES) + "\"}",
                 "larger than " + ManagerConfig.MAX_FILE_BYTES);
+        assertRefused("pr.yaml", model + "tiers: {g1: {blocks: 3, provider: no-such-memory}}",
+                "no storage provider named 'no-such-memory'");
         assertRefused("i2.yaml", model + "tiers: {g1: {bytes: 32KB}}", "'32KB', which is ambiguous", "32KiB");
         assertRefused("i3.yaml", model + "tiers: {g1: {bytes: 2 gb}}", "'2 gb', which is ambiguous", "2GiB");
         assertRefused("j.yaml", model + "tiers: {g1: {blocks: 3}\n  - broken", "is not valid YAML");
