@@ -254,6 +254,23 @@ public final class KvBlockManager implements AutoCloseable {
                 .allocate(provider("block states", kind, Optional.empty()), kind);
     }
 
+    /**
+     * The allocator for host memory that an engine owns (its own G1 on the host, say) and that peer processes on this
+     * host should pull from at the transport's speed: kvbm-backend-nixl's {@value #PEER_MAPPED_HOST_MEMORY} storage
+     * when it is available (UCX allocates it, so a same-host peer maps the pages instead of copying them across
+     * processes), else the first provider of {@link StorageKind#SYSTEM} memory. Register what it allocates with the
+     * transport as any other layout.
+     *
+     * @param backends the providers, e.g. {@link Backends#shared()}
+     * @return the provider to allocate from
+     */
+    public static StorageProvider hostMemoryForPeers(Backends backends) {
+        Objects.requireNonNull(backends, "backends");
+        return backends.storageProviders().stream().filter(p -> p.name().equals(PEER_MAPPED_HOST_MEMORY)
+                && p.supports(StorageKind.SYSTEM) && p.isAvailable()).findFirst()
+                .orElseGet(() -> backends.storageProvider(StorageKind.SYSTEM));
+    }
+
     /** The name of the host memory a peer process on this host maps rather than copies (kvbm-backend-nixl's). */
     static final String PEER_MAPPED_HOST_MEMORY = "ucx-host";
 

@@ -44,6 +44,10 @@ class TierMemoryTest {
             }
         }
         assertThat(mapped.bytesOutstanding()).as("ucx-host bytes after close").isEqualTo(before);
+        assertThat(KvBlockManager.hostMemoryForPeers(backends).name()).as("an engine's own host memory")
+                .isEqualTo("ucx-host");
+        assertThat(KvBlockManager.hostMemoryForPeers(Backends.load(getClass().getClassLoader(),
+                Set.of("system-memory"))).name()).as("without kvbm-backend-nixl").isEqualTo("system-memory");
         try (KvBlockManager kvbm = KvBlockManager.builder().model(SHAPE).backends(backends).agent("ucx")
                 .tier(Tier.G1, TierSpec.blocks(4).storage(StorageKind.SYSTEM).provider("system-memory")).build()) {
             assertThat(kvbm.storageProvider(Tier.G1)).isEqualTo("system-memory");
