@@ -291,8 +291,8 @@ final class ManagerConfig {
             }
             Matcher m = SIZE.matcher(text(node, path).trim());
             if (!m.matches()) {
-                throw error(path + " is '" + node.asText() + "'; give bytes as a number or with a unit: 512MiB,"
-                        + " 8GiB, 2TB");
+                throw error(path + " is '" + node.asText() + "'; give bytes as a number or with a binary unit:"
+                        + " 512MiB, 8GiB, 2TiB");
             }
             String unit = m.group(2) == null ? "B" : m.group(2).toUpperCase(Locale.ROOT);
             if (unit.length() == 2) {
