@@ -194,8 +194,10 @@ public final class BlockPool implements AutoCloseable {
      * one sequence, a parent before its child. Each run's parent and its ancestors here — registered, or on their
      * way ({@link #isIncoming}) — are held first, so that no allocation evicts them (that would leave what is
      * written unreachable from the head of its prefix); then each run in order gets free blocks, then inactive
-     * ones, from its head, until there is no more room: the caller drops the tails that got none. The blocks handed
-     * out are filled with their runs' identities and count as on their way until registered or closed.
+     * ones, from its head, until there is no more room: the caller drops the tails that got none. Room only shrinks
+     * within a call, so once a run is cut short every later run gets none: a run whose parent is a block of this
+     * call never gets blocks when its parent did not. The blocks handed out are filled with their runs' identities
+     * and count as on their way until registered or closed.
      *
      * @param runs the blocks to be written, as their identities in the tier they come from
      * @return the blocks of each run and the shares holding their ancestors

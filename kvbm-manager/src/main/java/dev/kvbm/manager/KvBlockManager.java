@@ -266,9 +266,14 @@ public final class KvBlockManager implements AutoCloseable {
      */
     public static StorageProvider hostMemoryForPeers(Backends backends) {
         Objects.requireNonNull(backends, "backends");
-        return backends.storageProviders().stream().filter(p -> p.name().equals(PEER_MAPPED_HOST_MEMORY)
-                && p.supports(StorageKind.SYSTEM) && p.isAvailable()).findFirst()
+        return peerMapped(backends).filter(StorageProvider::isAvailable)
                 .orElseGet(() -> backends.storageProvider(StorageKind.SYSTEM));
+    }
+
+    /** {@return the installed {@value #PEER_MAPPED_HOST_MEMORY} provider, available or not} */
+    private static Optional<StorageProvider> peerMapped(Backends backends) {
+        return backends.storageProviders().stream().filter(p -> p.name().equals(PEER_MAPPED_HOST_MEMORY)
+                && p.supports(StorageKind.SYSTEM)).findFirst();
     }
 
     /** The name of the host memory a peer process on this host maps rather than copies (kvbm-backend-nixl's). */
@@ -294,8 +299,7 @@ public final class KvBlockManager implements AutoCloseable {
             return p;
         }
         if (kind.type() == StorageKind.Type.SYSTEM && transport.agentProvider().filter("ucx"::equals).isPresent()) {
-            Optional<StorageProvider> mapped = backends.storageProviders().stream()
-                    .filter(x -> x.name().equals(PEER_MAPPED_HOST_MEMORY) && x.supports(kind)).findFirst();
+            Optional<StorageProvider> mapped = peerMapped(backends);
             if (mapped.isPresent() && mapped.get().isAvailable()) {
                 return mapped.get();
             }
@@ -1021,7 +1025,8 @@ public final class KvBlockManager implements AutoCloseable {
      * the blocks are taken as runs of consecutive blocks of a sequence (a parent before its children), each run is
      * given blocks of {@code to} from its head, and what does not fit is dropped from the tail (counted as dropped,
      * logged at DEBUG), never evicting the run's own ancestors in {@code to}, which stay held until the copies are
-     * registered. A run whose parent is in this batch and was dropped is dropped too. {@code blocks} must stay as
+     * registered. A run whose parent is in this batch and was dropped is dropped too (it comes later, when no room
+     * is left). {@code blocks} must stay as
      * they are in {@code from} until the returned future completes.
      *
      * @return completes once what landed is registered in {@code to} (never exceptionally for a failed copy)
@@ -1033,46 +1038,28 @@ public final class KvBlockManager implements AutoCloseable {
         // Parents before children, then chain each block to the run its parent ends.
         List<BlockMeta> ordered = new ArrayList<>(blocks);
         ordered.sort(java.util.Comparator.comparingInt(BlockMeta::position));
-        Map<Long, int[]> placeOf = new java.util.HashMap<>(); // sequence hash -> {run, index in run}
+        Map<Long, List<BlockMeta>> endsRun = new java.util.HashMap<>(); // a run's last block's hash -> the run
         List<List<BlockMeta>> runs = new ArrayList<>();
-        List<Integer> dependsOn = new ArrayList<>(); // the run holding the run's parent in this batch, or -1
         for (BlockMeta m : ordered) {
-            int[] parent = m.hasParent() ? placeOf.get(m.parentHash()) : null;
-            if (parent != null && parent[1] == runs.get(parent[0]).size() - 1) {
-                runs.get(parent[0]).add(m);
-                placeOf.put(m.sequenceHash(), new int[] {parent[0], parent[1] + 1});
-                continue;
+            List<BlockMeta> run = m.hasParent() ? endsRun.remove(m.parentHash()) : null;
+            if (run == null) {
+                run = new ArrayList<>();
+                runs.add(run);
             }
-            placeOf.put(m.sequenceHash(), new int[] {runs.size(), 0});
-            dependsOn.add(parent == null ? -1 : parent[0]);
-            runs.add(new ArrayList<>(List.of(m)));
+            run.add(m);
+            endsRun.put(m.sequenceHash(), run);
         }
-        int r = runs.size();
-        int[] counts = new int[r];
-        for (int i = 0; i < r; i++) {
-            counts[i] = runs.get(i).size();
-        }
+        // The pool gives each run blocks from its head; once one is cut short there is no room for the rest, so a
+        // run whose parent is in this batch never gets blocks when its parent did not.
         BlockPool.PrefixAllocation room = to.pool.allocateBelow(runs);
         List<BlockMeta> wanted = new ArrayList<>(blocks.size());
         List<MutableBlock> dst = new ArrayList<>(blocks.size());
-        int[] got = new int[r];
         int dropped = 0;
-        for (int i = 0; i < r; i++) {
+        for (int i = 0; i < runs.size(); i++) {
             List<MutableBlock> mine = room.runs().get(i);
-            got[i] = mine.size();
-            int parentRun = dependsOn.get(i);
-            if (parentRun >= 0) {
-                int parentIndex = placeOf.get(runs.get(i).getFirst().parentHash())[1];
-                if (parentIndex >= got[parentRun]) { // its parent was dropped: it would be unreachable
-                    closeAll(mine);
-                    got[i] = 0;
-                }
-            }
-            dropped += counts[i] - got[i];
-            for (int j = 0; j < got[i]; j++) {
-                wanted.add(runs.get(i).get(j));
-                dst.add(mine.get(j));
-            }
+            dropped += runs.get(i).size() - mine.size();
+            wanted.addAll(runs.get(i).subList(0, mine.size()));
+            dst.addAll(mine);
         }
         if (dropped > 0) {
             int kept = wanted.size();
