@@ -129,13 +129,14 @@ final class ClusterAuth {
     }
 
     private static byte[] read(Path file, String what) {
-        try {
-            long size = Files.size(file);
-            if (size > MAX_SECRET_BYTES + 2) {
-                throw new IllegalArgumentException(what + ": " + file + " is " + size + " bytes; a cluster secret is "
-                        + MIN_SECRET_BYTES + ".." + MAX_SECRET_BYTES + " bytes");
+        // Bounded whatever the file is: a device such as /dev/zero reports no size and never ends.
+        try (var in = Files.newInputStream(file)) {
+            byte[] bytes = in.readNBytes(MAX_SECRET_BYTES + 3);
+            if (bytes.length > MAX_SECRET_BYTES + 2) {
+                Arrays.fill(bytes, (byte) 0);
+                throw new IllegalArgumentException(what + ": " + file + " holds more than " + MAX_SECRET_BYTES
+                        + " bytes; a cluster secret is " + MIN_SECRET_BYTES + ".." + MAX_SECRET_BYTES + " bytes");
             }
-            byte[] bytes = Files.readAllBytes(file);
             int n = bytes.length;
             if (n > 0 && bytes[n - 1] == '\n') {
                 n--;

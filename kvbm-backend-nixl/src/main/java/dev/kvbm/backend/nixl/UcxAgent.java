@@ -131,7 +131,7 @@ final class UcxAgent implements Agent {
     // Progress thread only:
     private final ClusterAuth.Replay replay = new ClusterAuth.Replay();
     /** The newest metadata loaded of each peer name: its run and generation, to refuse older blobs said again. */
-    private final Map<String, Object[]> metadataSeen = new HashMap<>(); // name -> {instance hex, generation}
+    private final Map<String, SeenMetadata> metadataSeen = new HashMap<>();
     private long metadataGeneration;
     /** Writes whose notification was sent, waiting for the receiver's NOTIFY_ACK, by notification id. */
     private final Map<Long, Transfer> awaitingNotifyAck = new HashMap<>();
@@ -422,14 +422,14 @@ final class UcxAgent implements Agent {
         ensureOpen();
         if (md.instance() != null) {
             String run = java.util.HexFormat.of().formatHex(md.instance());
-            Object[] seen = metadataSeen.get(md.agentName());
-            if (seen != null && seen[0].equals(run) && (long) seen[1] > md.generation()) {
+            SeenMetadata seen = metadataSeen.get(md.agentName());
+            if (seen != null && seen.run().equals(run) && seen.generation() > md.generation()) {
                 throw new IllegalArgumentException(String.format(Locale.ROOT, "metadata of peer agent %s is older"
                         + " (generation %d) than what this agent loaded of it before (generation %d): a stale export,"
                         + " or one said again; load the peer's current metadata", md.agentName(), md.generation(),
-                        (long) seen[1]));
+                        seen.generation()));
             }
-            metadataSeen.put(md.agentName(), new Object[] {run, md.generation()});
+            metadataSeen.put(md.agentName(), new SeenMetadata(run, md.generation()));
         }
         RemotePeer old = peers.remove(md.agentName());
         if (old != null) {
@@ -1419,6 +1419,10 @@ final class UcxAgent implements Agent {
     }
 
     private record PendingAttach(long request, RemotePeer peer, CompletableFuture<Void> answered) {
+    }
+
+    /** The newest metadata loaded of a peer: its run (hex) and generation. */
+    private record SeenMetadata(String run, long generation) {
     }
 
     /** A withdrawal's wait for the attached peers' answers. */

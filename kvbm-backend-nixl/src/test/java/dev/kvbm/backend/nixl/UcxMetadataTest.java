@@ -232,6 +232,8 @@ class UcxMetadataTest {
                 file.toString()), java.util.Map.of())).hasMessageContaining("both given");
         assertThatThrownBy(() -> ClusterAuth.fromOptions(java.util.Map.of("secret_file", dir.resolve("none")
                 .toString()), java.util.Map.of())).hasMessageContaining("cannot read");
+        assertThatThrownBy(() -> ClusterAuth.fromOptions(java.util.Map.of("secret_file", "/dev/zero"),
+                java.util.Map.of())).hasMessageContaining("holds more than 4096 bytes"); // bounded: no endless read
         String options = new dev.kvbm.api.spi.AgentProvider.Options(java.time.Duration.ofSeconds(1),
                 java.util.Map.of("secret", "do-not-print-me-0123")).toString();
         assertThat(options).doesNotContain("do-not-print-me").contains("(not shown)");
