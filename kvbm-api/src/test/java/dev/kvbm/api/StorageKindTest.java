@@ -39,6 +39,37 @@ class StorageKindTest {
     }
 
     @Test
+    void aVendorKindIsAKindOfItsOwnThatTravelsAsItsType() {
+        StorageKind shm = StorageKind.vendor("shm", StorageKind.Type.SYSTEM, 0);
+        assertThat(shm).isNotEqualTo(StorageKind.SYSTEM).isEqualTo(StorageKind.vendor("shm", StorageKind.Type.SYSTEM, 0))
+                .hasToString("shm[System]");
+        assertThat(shm.isVendor()).isTrue();
+        assertThat(StorageKind.SYSTEM.isVendor()).isFalse();
+        assertThat(shm.builtIn()).isEqualTo(StorageKind.SYSTEM);
+        assertThat(shm.type().wireIndex()).isZero();
+        assertThat(shm.isHostAccessible()).isTrue();
+        assertThat(MemType.of(shm)).isEqualTo(MemType.DRAM);
+        assertThat(shm.key()).isEqualTo("shm");
+        assertThat(StorageKind.device(3).key()).isEqualTo("device");
+        StorageKind npu = StorageKind.vendor("npu", StorageKind.Type.DEVICE, 2);
+        assertThat(npu.deviceId()).isEqualTo(2);
+        assertThat(MemType.of(npu)).isEqualTo(MemType.VRAM);
+        assertThat(npu).hasToString("npu[Device(2)]");
+    }
+
+    @Test
+    void vendorKindNamesAreCheckedAndCannotTakeABuiltInName() {
+        for (String bad : new String[] {"", "System", "system", "disk", "9shm", "sh m", "a".repeat(33)}) {
+            assertThatThrownBy(() -> StorageKind.vendor(bad, StorageKind.Type.SYSTEM, 0))
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+        assertThatThrownBy(() -> StorageKind.vendor("shm", StorageKind.Type.SYSTEM, 4))
+                .hasMessageContaining("carries no id");
+        assertThatThrownBy(() -> StorageKind.vendor("System", StorageKind.Type.SYSTEM, 0))
+                .hasMessageContaining("starting with a letter, other than [device, disk, pinned, system]");
+    }
+
+    @Test
     void memTypeOrderIsNixls() {
         assertThat(MemType.values()).containsExactly(MemType.DRAM, MemType.VRAM, MemType.BLOCK, MemType.OBJECT,
                 MemType.FILE, MemType.UNKNOWN);

@@ -4,6 +4,7 @@ import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.FileStorage;
 import dev.kvbm.api.spi.HostStorage;
 import dev.kvbm.api.spi.Storage;
+import dev.kvbm.api.spi.StorageCapabilities;
 import dev.kvbm.api.spi.StorageProvider;
 import org.junit.jupiter.api.Test;
 
@@ -11,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -27,8 +29,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Rules 1.x of docs/tck-spec.md for a {@link StorageProvider}: a backend's test extends this class and says which
- * provider and which storage kind to verify. Capabilities are declared by overriding the methods below; a rule that
- * needs more than is declared is skipped with the reason.
+ * provider and which storage kind to verify. What the provider promises beyond the SPI's minimum (largest alignment,
+ * largest allocation, zeroed memory) is read from the provider itself, {@link StorageProvider#capabilities}, so this
+ * class and the kit's runner hold it to the same promises; a rule that needs a promise the provider does not make is
+ * skipped with the reason.
  *
  * <pre>{@code
  * class MyStorageConformanceTest extends StorageVerification {
@@ -45,14 +49,17 @@ public abstract class StorageVerification {
     /** The kind of storage to allocate. */
     protected abstract StorageKind kind();
 
-    /** Largest alignment the provider promises to honour (default 4096). */
-    protected long maxAlignment() {
-        return 4096;
-    }
+    /** Threads of rules 1.7 and 1.12. */
+    private static final int THREADS = 8;
 
-    /** Bytes of the largest single allocation the backend declares it supports; 0 (default) declares none. */
-    protected long largestAllocation() {
-        return 0;
+    /** Storages each thread allocates in rules 1.7 and 1.12. */
+    private static final int PER_THREAD = 200;
+
+    /** The probe of rule 1.14, made once per verification class, provider and kind: the provider's smallest allocation, or why it failed. */
+    private static final java.util.Map<List<Object>, Optional<String>> PROBES = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private StorageCapabilities capabilities() {
+        return provider().capabilities(kind());
     }
 
     /** Writes bytes into a storage; override for storage the CPU cannot reach. */
@@ -65,7 +72,19 @@ public abstract class StorageVerification {
         return Bytes.read(storage, offset, length);
     }
 
+    /**
+     * The provider, when it is available and supports the kind; otherwise the rule is skipped with the reason. When
+     * it says it is available but cannot make its smallest allocation, every rule but 1.14 is skipped, naming 1.14:
+     * the one defect gives one failure, not a failure in every row.
+     */
     private StorageProvider available() {
+        StorageProvider p = availableUnprobed();
+        Optional<String> broken = PROBES.computeIfAbsent(List.of(getClass(), p, kind()), c -> probe(p));
+        assumeTrue(broken.isEmpty(), () -> "rule 1.14 fails: " + broken.orElseThrow());
+        return p;
+    }
+
+    private StorageProvider availableUnprobed() {
         StorageProvider p = provider();
         assumeTrue(p.isAvailable(), () -> "provider " + p.name() + " is unavailable: "
                 + p.unavailabilityCause().map(Throwable::getMessage).orElse("?"));
@@ -73,13 +92,26 @@ public abstract class StorageVerification {
         return p;
     }
 
+    /** Empty when one byte can be allocated and closed; else what went wrong. */
+    private Optional<String> probe(StorageProvider p) {
+        try (Storage s = p.allocate(kind(), 1, 1)) {
+            return s.size() == 1 ? Optional.empty()
+                    : Optional.of("allocate(" + kind() + ", 1, 1) returned " + s.size() + " bytes");
+        } catch (RuntimeException | OutOfMemoryError e) {
+            return Optional.of(String.format(Locale.ROOT, "provider %s says it is available, but allocate(%s, 1, 1)"
+                            + " threw %s; a provider that cannot allocate must say so in unavailabilityCause()",
+                    p.name(), kind(), e));
+        }
+    }
+
     @Test
     public void required_1_1_allocationHonoursSizeAndAlignment() {
         StorageProvider p = available();
         long[] sizes = {1, 7, 4097, (1 << 20) + 3};
+        long maxAlignment = capabilities().maxAlignment();
         List<Long> alignments = new ArrayList<>(List.of(1L, 8L, 64L, 4096L));
-        alignments.removeIf(a -> a > maxAlignment());
-        alignments.add(maxAlignment());
+        alignments.removeIf(a -> a > maxAlignment);
+        alignments.add(maxAlignment);
         for (long size : sizes) {
             for (long alignment : alignments) {
                 try (Storage s = p.allocate(kind(), size, alignment)) {
@@ -185,25 +217,37 @@ public abstract class StorageVerification {
     public void required_1_7_allocateAndCloseFromEightThreadsAtOnce() throws Exception {
         StorageProvider p = available();
         long bytes = p.bytesOutstanding();
-        int threads = 8;
-        int perThread = 200;
-        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        onEightThreads(thread -> {
+            SplittableRandom random = new SplittableRandom(thread);
+            List<Storage> open = new ArrayList<>();
+            for (int i = 0; i < PER_THREAD; i++) {
+                open.add(p.allocate(kind(), 1 + random.nextInt(64 * 1024), 64));
+                if (open.size() > 4 || random.nextBoolean()) {
+                    open.remove(random.nextInt(open.size())).close();
+                }
+            }
+            open.forEach(Storage::close);
+        });
+        assertEquals(bytes, p.bytesOutstanding(), "after 8 threads allocated and closed concurrently, "
+                + (p.bytesOutstanding() - bytes) + " bytes are still counted as outstanding");
+    }
+
+    /** What each of the threads of {@link #onEightThreads} runs, given its index. */
+    private interface ThreadBody {
+        void run(int thread) throws Exception;
+    }
+
+    /** Runs {@code body} on {@value #THREADS} threads released together, and waits for all of them. */
+    private static void onEightThreads(ThreadBody body) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(THREADS);
         CountDownLatch start = new CountDownLatch(1);
         try {
             List<Future<Void>> done = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                int seed = t;
+            for (int t = 0; t < THREADS; t++) {
+                int thread = t;
                 done.add(pool.submit((Callable<Void>) () -> {
-                    SplittableRandom random = new SplittableRandom(seed);
                     start.await();
-                    List<Storage> open = new ArrayList<>();
-                    for (int i = 0; i < perThread; i++) {
-                        open.add(p.allocate(kind(), 1 + random.nextInt(64 * 1024), 64));
-                        if (open.size() > 4 || random.nextBoolean()) {
-                            open.remove(random.nextInt(open.size())).close();
-                        }
-                    }
-                    open.forEach(Storage::close);
+                    body.run(thread);
                     return null;
                 }));
             }
@@ -214,8 +258,6 @@ public abstract class StorageVerification {
         } finally {
             pool.shutdownNow();
         }
-        assertEquals(bytes, p.bytesOutstanding(), "after 8 threads allocated and closed concurrently, "
-                + (p.bytesOutstanding() - bytes) + " bytes are still counted as outstanding");
     }
 
     @Test
@@ -238,18 +280,27 @@ public abstract class StorageVerification {
     @Test
     public void required_1_9_unsupportedKindIsRejected() {
         StorageProvider p = available();
-        StorageKind other = java.util.stream.Stream.of(StorageKind.SYSTEM, StorageKind.PINNED, StorageKind.device(0),
-                StorageKind.disk(0)).filter(k -> !p.supports(k)).findFirst().orElse(null);
-        assumeTrue(other != null, "the provider supports every kind, so there is no kind to reject");
-        assertThrows(IllegalArgumentException.class, () -> p.allocate(other, 64, 64).close(),
-                "allocate(" + other + ") must throw IllegalArgumentException when supports(" + other + ") is false");
+        // A vendor kind of the kit's own, travelling as this kind's type: nobody declares it, so nobody allocates it
+        // (a provider that checks only kind.type() would hand out its memory under another vendor's kind).
+        StorageKind foreign = StorageKind.vendor("kvbm-tck-nobody", kind().type(),
+                kind().type() == StorageKind.Type.DEVICE ? kind().id() : 0);
+        assertTrue(!p.supports(foreign), () -> "supports(" + foreign + ") is true, but that is a vendor kind no provider"
+                + " declares; compare kinds with equals() (or check isVendor()), not type() alone");
+        List<StorageKind> others = new ArrayList<>(java.util.stream.Stream.of(StorageKind.SYSTEM, StorageKind.PINNED,
+                StorageKind.device(0), StorageKind.disk(0)).filter(k -> !p.supports(k)).toList());
+        others.add(foreign);
+        for (StorageKind other : others) {
+            assertThrows(IllegalArgumentException.class, () -> p.allocate(other, 64, 64).close(),
+                    "allocate(" + other + ") must throw IllegalArgumentException when supports(" + other + ") is false");
+        }
     }
 
     @Test
     public void optional_1_10_largestDeclaredAllocationSucceeds() {
         StorageProvider p = available();
-        long largest = largestAllocation();
-        assumeTrue(largest > 0, "the backend declares no largest allocation (override largestAllocation())");
+        long largest = capabilities().largestAllocation();
+        assumeTrue(largest > 0, () -> p.name() + " promises no largest allocation for " + kind()
+                + " (StorageProvider.capabilities(kind).largestAllocation() is 0)");
         try (Storage s = p.allocate(kind(), largest, p.defaultAlignment())) {
             assertEquals(largest, s.size());
             byte[] tail = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -266,9 +317,11 @@ public abstract class StorageVerification {
         int piece = 1000; // not a divisor of any block size: neighbours share every 512- or 4096-byte unit
         int pieces = 32;
         long size = (long) writers * piece * pieces + 333;
+        try (Storage small = p.allocate(kind(), 1, 1)) {
+            assumeTrue(small instanceof FileStorage, () -> kind() + " storage is not FileStorage: rule 1.11 is for files");
+        }
         try (Storage s = p.allocate(kind(), size, p.defaultAlignment());
              java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
-            assumeTrue(s instanceof FileStorage, () -> kind() + " storage is not FileStorage: rule 1.11 is for files");
             FileStorage file = (FileStorage) s;
             ExecutorService pool = Executors.newFixedThreadPool(writers);
             try {
@@ -311,6 +364,121 @@ public abstract class StorageVerification {
                             + " outside its destination (" + file + ")");
                 }
             }
+        }
+    }
+
+    @Test
+    public void required_1_12_noTwoLiveStoragesShareMemory() throws Exception {
+        StorageProvider p = available();
+        boolean addressed = kind().type() != StorageKind.Type.DISK; // every file's region starts at 0
+        java.util.NavigableMap<Long, Long> live = new java.util.TreeMap<>(); // start -> end, guarded by itself
+        java.util.concurrent.atomic.AtomicReference<String> alias = new java.util.concurrent.atomic.AtomicReference<>();
+        onEightThreads(thread -> {
+            SplittableRandom random = new SplittableRandom(112 + thread);
+            List<Stamped> open = new ArrayList<>();
+            try {
+                for (int i = 0; i < PER_THREAD && alias.get() == null; i++) {
+                    Storage s = p.allocate(kind(), 64 + random.nextInt(16 * 1024), 64);
+                    Stamped stamped = new Stamped(s, stamp(thread, i));
+                    open.add(stamped);
+                    if (addressed) {
+                        long from = s.region().address();
+                        long to = from + s.size();
+                        synchronized (live) {
+                            var below = live.floorEntry(to - 1);
+                            if (below != null && below.getValue() > from) {
+                                alias.compareAndSet(null, String.format(Locale.ROOT, "%s [0x%x, 0x%x) overlaps"
+                                                + " a live storage at [0x%x, 0x%x): the allocator handed out the"
+                                                + " same memory twice", s, from, to, below.getKey(),
+                                        below.getValue()));
+                            }
+                            live.put(from, to);
+                        }
+                    }
+                    write(s, 0, stamped.pattern);
+                    write(s, s.size() - stamped.pattern.length, stamped.pattern);
+                    if (open.size() > 4 || random.nextBoolean()) {
+                        retire(open.remove(random.nextInt(open.size())), live, addressed, alias);
+                    }
+                }
+            } finally {
+                for (Stamped stamped : open) {
+                    retire(stamped, live, addressed, alias);
+                }
+            }
+        });
+        if (alias.get() != null) {
+            fail(alias.get());
+        }
+    }
+
+    /** A storage and the pattern written at its both ends, distinct for every allocation of the rule. */
+    private record Stamped(Storage storage, byte[] pattern) {
+    }
+
+    private static byte[] stamp(int thread, int i) {
+        byte[] pattern = new byte[16];
+        java.nio.ByteBuffer.wrap(pattern).putLong(0x6b76626d_00000000L | ((long) thread << 24) | i)
+                .putLong(~(((long) thread << 32) | i));
+        return pattern;
+    }
+
+    /** Checks both stamps of a storage still read back, then closes it. */
+    private void retire(Stamped stamped, java.util.NavigableMap<Long, Long> live, boolean addressed,
+                        java.util.concurrent.atomic.AtomicReference<String> alias) {
+        Storage s = stamped.storage();
+        try {
+            for (long offset : new long[] {0, s.size() - stamped.pattern.length}) {
+                byte[] back = read(s, offset, stamped.pattern.length);
+                if (!java.util.Arrays.equals(back, stamped.pattern)) {
+                    alias.compareAndSet(null, String.format(Locale.ROOT, "the %d bytes written at offset %d of %s were"
+                                    + " overwritten while it was live: another live storage shares its memory"
+                                    + " (written %s, read %s)", stamped.pattern.length, offset, s,
+                            java.util.HexFormat.of().formatHex(stamped.pattern),
+                            java.util.HexFormat.of().formatHex(back)));
+                }
+            }
+        } finally {
+            if (addressed) {
+                synchronized (live) {
+                    live.remove(s.region().address());
+                }
+            }
+            s.close();
+        }
+    }
+
+    @Test
+    public void optional_1_13_newMemoryReadsAsZeros() {
+        StorageProvider p = available();
+        assumeTrue(capabilities().zeroed(), () -> p.name() + " does not promise zeroed memory for " + kind()
+                + " (StorageProvider.capabilities(kind).zeroed() is false; the SPI does not require it)");
+        for (int round = 0; round < 4; round++) {
+            // Dirty memory first, so an allocator that reuses freed memory without zeroing it shows.
+            try (Storage dirty = p.allocate(kind(), 64 * 1024, 64)) {
+                byte[] ones = new byte[(int) dirty.size()];
+                java.util.Arrays.fill(ones, (byte) 0x5a);
+                write(dirty, 0, ones);
+            }
+            try (Storage s = p.allocate(kind(), 64 * 1024, 64)) {
+                byte[] bytes = read(s, 0, (int) s.size());
+                for (int i = 0; i < bytes.length; i++) {
+                    if (bytes[i] != 0) {
+                        fail(String.format(Locale.ROOT, "byte %d of a new %d-byte %s allocation reads 0x%02x; %s"
+                                        + " promises zeroed memory (capabilities(kind).zeroed())", i, s.size(), kind(),
+                                bytes[i], p.name()));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    public void required_1_14_anAvailableProviderAllocatesItsSmallestAllocation() {
+        StorageProvider p = availableUnprobed();
+        Optional<String> broken = PROBES.computeIfAbsent(List.of(getClass(), p, kind()), c -> probe(p));
+        if (broken.isPresent()) {
+            fail(broken.get());
         }
     }
 }

@@ -226,6 +226,109 @@ public abstract class TransferExecutorVerification {
         wait(executor.execute(new TransferBatch(src, dst, List.of())), "an empty batch");
     }
 
+    @Test
+    public void required_2_9_closeCompletesOrFailsEveryAcceptedBatch() throws Exception {
+        TransferExecutor executor = executor();
+        int batches = 64;
+        int piece = 4096;
+        int pairsPerBatch = 4;
+        int size = batches * pairsPerBatch * piece;
+        Storage src = storage(sourceProvider(), sourceKind(), size);
+        Storage dst = storage(destinationProvider(), destinationKind(), size);
+        List<CompletableFuture<Void>> accepted = new ArrayList<>();
+        for (int b = 0; b < batches; b++) {
+            List<RegionPair> pairs = new ArrayList<>();
+            for (int i = 0; i < pairsPerBatch; i++) {
+                long offset = ((long) b * pairsPerBatch + i) * piece;
+                pairs.add(new RegionPair(src.region().slice(offset, piece), dst.region().slice(offset, piece)));
+            }
+            accepted.add(executor.execute(new TransferBatch(src, dst, pairs)));
+        }
+        executor.close();
+        List<Integer> pending = new ArrayList<>();
+        for (int b = 0; b < batches; b++) {
+            if (!accepted.get(b).isDone()) {
+                pending.add(b);
+            }
+        }
+        if (!pending.isEmpty()) {
+            fail(String.format(Locale.ROOT, "close() returned while %d of the %d batches it had accepted were neither"
+                            + " completed nor failed (batches %s): close must finish or fail every accepted batch,"
+                            + " or their callers wait forever", pending.size(), batches,
+                    pending.size() > 8 ? pending.subList(0, 8) + "..." : pending));
+        }
+        // The bytes of the batches that completed are rule 2.1's business; this rule is about none being left behind.
+    }
+
+    @Test
+    public void required_2_10_aCopyLeasesBothStoragesForItsWholeLength() throws Exception {
+        TransferExecutor executor = executor();
+        int size = 8 << 20;
+        Storage src = storage(sourceProvider(), sourceKind(), size);
+        Storage dst = storage(destinationProvider(), destinationKind(), size);
+        Watched watchedSrc = Watched.of(src);
+        Watched watchedDst = Watched.of(dst);
+        assumeTrue(watchedSrc != null || watchedDst != null, () -> "neither " + sourceKind() + " nor "
+                + destinationKind() + " storage is host or file storage, which the kit can watch for leases");
+        Storage from = watchedSrc != null ? watchedSrc : src;
+        Storage to = watchedDst != null ? watchedDst : dst;
+        write(src, 0, Bytes.random(new SplittableRandom(210), size));
+        wait(executor.execute(new TransferBatch(from, to, pieces(from, to, size, 64))), "a copy of 8 MiB");
+        for (Watched w : Arrays.asList(watchedSrc, watchedDst)) {
+            if (w == null) {
+                continue;
+            }
+            String end = w == watchedSrc ? "source" : "destination";
+            assertTrue(w.taken.get() > 0, () -> String.format(Locale.ROOT, "the executor copied %s %s without leasing"
+                    + " it (Storage.acquire()): a close during the copy would free the memory under it", end, w));
+            assertEquals(0, w.held.get(), () -> String.format(Locale.ROOT, "the executor still holds %d lease(s) on"
+                    + " its %s after the copy's future completed; leases are released before the future completes,"
+                    + " or closing the storage waits forever", w.held.get(), end));
+        }
+        // Close the source while copies of it run: close waits for the copy or the copy fails; it never returns
+        // while the copy still reads (checked through the watch's lifetime: a copy that leased finished first).
+        for (int round = 0; round < 8; round++) {
+            Storage inner = storage(sourceProvider(), sourceKind(), size);
+            Watched watched = Watched.of(inner);
+            Storage source = watched != null ? watched : inner;
+            CompletableFuture<Void> copy = executor.execute(new TransferBatch(source, to, pieces(source, to, size, 256)));
+            CompletableFuture<Void> closed = CompletableFuture.runAsync(source::close);
+            try {
+                closed.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
+                fail("closing a storage during a copy from it did not return within " + TIMEOUT_SECONDS + " s: the"
+                        + " executor holds a lease it never releases");
+            }
+            boolean completed;
+            try {
+                copy.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                completed = true;
+            } catch (ExecutionException e) {
+                completed = false; // failing the copy is allowed
+            } catch (TimeoutException e) {
+                fail("a copy whose source was closed during it neither completed nor failed within " + TIMEOUT_SECONDS
+                        + " s");
+                return;
+            }
+            if (completed && watched != null && watched.taken.get() == 0) {
+                fail(String.format(Locale.ROOT, "round %d: a copy from %s completed normally although the storage was"
+                        + " closed during it and the executor never leased it: it read memory that close had freed",
+                        round, watched));
+            }
+        }
+    }
+
+    /** {@code count} pairs covering both storages' first {@code size} bytes in order. */
+    private static List<RegionPair> pieces(Storage src, Storage dst, int size, int count) {
+        int piece = size / count;
+        List<RegionPair> pairs = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            pairs.add(new RegionPair(src.region().slice((long) i * piece, piece),
+                    dst.region().slice((long) i * piece, piece)));
+        }
+        return pairs;
+    }
+
     private static void wait(CompletableFuture<Void> future, String what) throws Exception {
         try {
             future.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);

@@ -1,5 +1,6 @@
 package dev.kvbm.tck;
 
+import dev.kvbm.api.spi.Backends;
 import dev.kvbm.tck.runner.Result;
 import dev.kvbm.tck.runner.TckRunner;
 import org.junit.jupiter.api.Test;
@@ -112,12 +113,112 @@ class KitSelfTest {
         TckRunner.printTable(results, new PrintStream(bytes, true, StandardCharsets.UTF_8));
         String table = bytes.toString(StandardCharsets.UTF_8);
         assertThat(table).contains("broken-short-copy | required_2_1_copiesExactlyTheBytesAskedAndNothingElse",
-                "FAILED: destination byte", "| passed", "kvbm-tck: 5 passed, 3 failed, 0 skipped");
+                "FAILED: destination byte", "| passed", "kvbm-tck: 7 passed, 3 failed, 0 skipped");
         Path xml = TckRunner.writeReport(results, dir);
         String report = Files.readString(xml);
-        assertThat(report).contains("<testsuite name=\"broken-short-copy\" tests=\"8\" failures=\"3\" skipped=\"0\"",
+        assertThat(report).contains("<testsuite name=\"broken-short-copy\" tests=\"10\" failures=\"3\" skipped=\"0\"",
                 "<testcase classname=\"broken-short-copy\" name=\"required_2_4_overlappingDestinationsAreRejected\"",
                 "<failure message=\"destination byte");
+    }
+
+    @Test
+    void storageThatIgnoresAlignmentAboveAPageFailsRule_1_1OnBothPaths() {
+        // It declares 64 KiB alignment; the kit reads that from the provider on either path.
+        assertFailsOnlyOnBothPaths(Verifications.LargeAlignmentIgnoringStorage.class,
+                TestDoubles.StorageDefect.IGNORES_ALIGNMENT_ABOVE_4096, "required_1_1_allocationHonoursSizeAndAlignment",
+                "which is not a multiple of 65536");
+    }
+
+    @Test
+    void allocatorThatHandsOutTheSameMemoryTwiceFailsRule_1_12OnBothPaths() {
+        assertFailsOnlyOnBothPaths(Verifications.AliasingStorage.class, TestDoubles.StorageDefect.RACY_POOL,
+                "required_1_12_noTwoLiveStoragesShareMemory", "same memory twice");
+    }
+
+    @Test
+    void storageThatPromisesZerosAndReturnsOldBytesFailsRule_1_13OnBothPaths() {
+        assertFailsOnlyOnBothPaths(Verifications.UnzeroedStorage.class, TestDoubles.StorageDefect.NOT_ZEROED,
+                "optional_1_13_newMemoryReadsAsZeros", "promises zeroed memory");
+    }
+
+    @Test
+    void providerThatIsAvailableButCannotAllocateFailsRule_1_14Alone() {
+        assertFailsOnlyOnBothPaths(Verifications.AvailableButEmptyStorage.class,
+                TestDoubles.StorageDefect.CANNOT_ALLOCATE, "required_1_14_anAvailableProviderAllocatesItsSmallestAllocation",
+                "must say so in unavailabilityCause()");
+        // The other rules skip, naming rule 1.14, instead of each failing with the backend's exception.
+        assertThat(TckRunner.runClass("empty", Verifications.AvailableButEmptyStorage.class))
+                .filteredOn(r -> !r.rule().startsWith("required_1_14_"))
+                .allSatisfy(r -> assertThat(r.message()).as(r.rule()).startsWith("rule 1.14 fails:"));
+    }
+
+    @Test
+    void providerThatComparesOnlyTheTypeOfAKindFailsRule_1_9OnBothPaths() {
+        assertFailsOnlyOnBothPaths(Verifications.TypeOnlyStorage.class, TestDoubles.StorageDefect.CHECKS_TYPE_ONLY,
+                "required_1_9_unsupportedKindIsRejected", "a vendor kind no provider declares");
+    }
+
+    @Test
+    void executorWhoseCloseDropsQueuedBatchesFailsRule_2_9OnBothPaths() {
+        assertFailsOnlyOnBothPaths(Verifications.QueueDroppingExecutor.class,
+                TestDoubles.ExecutorDefect.CLOSE_DROPS_QUEUED, "required_2_9_closeCompletesOrFailsEveryAcceptedBatch",
+                "neither completed nor failed");
+    }
+
+    @Test
+    void executorThatCopiesWithoutLeasesFailsRule_2_10OnBothPaths() {
+        assertFailsOnlyOnBothPaths(Verifications.LeaselessExecutor.class, TestDoubles.ExecutorDefect.NO_LEASES,
+                "required_2_10_aCopyLeasesBothStoragesForItsWholeLength", "without leasing it (Storage.acquire())");
+    }
+
+    @Test
+    void theRunnerGivesTheCorrectDoublesTheSameVerdictAsTheirJUnitSubclasses() {
+        Backends backends = Backends.of(List.of(new TestDoubles.ArenaStorageProvider()),
+                List.of(new TestDoubles.CopyExecutorProvider()), List.of());
+        List<Result> runner = TckRunner.verify(backends);
+        assertThat(runner).extracting(Result::subject).containsOnly("test-arena (System)",
+                "test-copy (test-arena System -> test-arena System)");
+        assertThat(runner).allSatisfy(r -> assertThat(r.status()).as(r.subject() + " " + r.rule() + ": " + r.message())
+                .isNotEqualTo(Result.Status.FAILED));
+        for (var pair : List.of(java.util.Map.entry("test-arena (System)", Verifications.CorrectStorage.class),
+                java.util.Map.entry("test-copy (test-arena System -> test-arena System)",
+                        Verifications.CorrectExecutor.class))) {
+            List<Result> junit = TckRunner.runClass(pair.getKey(), pair.getValue());
+            assertThat(runner).filteredOn(r -> r.subject().equals(pair.getKey()))
+                    .extracting(Result::rule, Result::status, Result::message)
+                    .containsExactlyElementsOf(junit.stream()
+                            .map(r -> org.assertj.core.groups.Tuple.tuple(r.rule(), r.status(), r.message())).toList());
+        }
+    }
+
+    @Test
+    void anExecutorWhoseStorageIsUnavailableStillHasItsRowsSkippedWithTheReason() {
+        Backends backends = Backends.of(List.of(), List.of(new TestDoubles.CopyExecutorProvider()), List.of());
+        List<Result> runner = TckRunner.verify(backends);
+        assertThat(runner).isNotEmpty().allSatisfy(r -> {
+            assertThat(r.subject()).isEqualTo("test-copy (none System -> none System)");
+            assertThat(r.status()).isEqualTo(Result.Status.SKIPPED);
+            assertThat(r.message()).contains("neither its own backend (test) nor the reference backend (system)");
+        });
+        assertThat(runner).extracting(Result::rule).contains("required_2_1_copiesExactlyTheBytesAskedAndNothingElse",
+                "required_2_10_aCopyLeasesBothStoragesForItsWholeLength");
+    }
+
+    /** The JUnit subclass and the runner (over the same double, discovered as a provider) fail the same one rule. */
+    private static void assertFailsOnlyOnBothPaths(Class<?> verification, Enum<?> defect, String rule, String message) {
+        assertFailsOnly(verification, rule, message);
+        Backends backends = defect instanceof TestDoubles.StorageDefect d
+                ? Backends.of(List.of(new TestDoubles.ArenaStorageProvider(d)), List.of(), List.of())
+                : Backends.of(List.of(new TestDoubles.ArenaStorageProvider()),
+                List.of(new TestDoubles.CopyExecutorProvider((TestDoubles.ExecutorDefect) defect)), List.of());
+        String subject = defect instanceof TestDoubles.StorageDefect ? "test-arena (System)"
+                : "test-copy (test-arena System -> test-arena System)";
+        List<Result> results = TckRunner.verify(backends);
+        assertThat(results).as("through the runner").filteredOn(r -> r.status() == Result.Status.FAILED)
+                .extracting(Result::subject, Result::rule)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple(subject, rule));
+        assertThat(results).filteredOn(r -> r.rule().equals(rule)).singleElement()
+                .satisfies(r -> assertThat(r.message()).contains(message));
     }
 
     private static void assertFailsOnly(Class<?> verification, String rule, String message) {

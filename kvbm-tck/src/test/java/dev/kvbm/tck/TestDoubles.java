@@ -16,6 +16,7 @@ import dev.kvbm.api.spi.Lifetime;
 import dev.kvbm.api.spi.Notification;
 import dev.kvbm.api.spi.RegionPair;
 import dev.kvbm.api.spi.Storage;
+import dev.kvbm.api.spi.StorageCapabilities;
 import dev.kvbm.api.spi.StorageProvider;
 import dev.kvbm.api.spi.TransferBatch;
 import dev.kvbm.api.spi.TransferExecutor;
@@ -65,21 +66,50 @@ final class TestDoubles {
         }
     }
 
-    /** Host memory in a shared arena per allocation. Flags break it on purpose. */
+    /** What a broken {@link ArenaStorageProvider} gets wrong on purpose. */
+    enum StorageDefect {
+        /** Ignores every alignment (rule 1.1). */
+        IGNORES_ALIGNMENT,
+        /** Honours alignment up to 4096 only, although it declares 64 KiB (rule 1.1 with the declared maximum). */
+        IGNORES_ALIGNMENT_ABOVE_4096,
+        /** A second close counts the storage again (rule 1.4). */
+        CLOSE_COUNTS_TWICE,
+        /** Hands out memory from a pool whose free-slot search races, so two live storages share a slot (1.12). */
+        RACY_POOL,
+        /** Declares zeroed memory and returns memory full of an earlier allocation's bytes (rule 1.13). */
+        NOT_ZEROED,
+        /** Says it is available but every allocation throws (rule 1.14). */
+        CANNOT_ALLOCATE,
+        /** Allocates a vendor kind of another vendor because it compares kind.type() only (rule 1.9). */
+        CHECKS_TYPE_ONLY
+    }
+
+    /** Host memory in a shared arena per allocation (or from a pool). A defect breaks it on purpose. */
     static class ArenaStorageProvider implements StorageProvider {
-        final boolean ignoreAlignment;
-        final boolean closeCountsTwice;
+        static final int POOL_SLOTS = 64;
+        static final long POOL_SLOT = 16 * 1024 + 64;
+        final StorageDefect defect;
         final AtomicLong bytes = new AtomicLong();
         final AtomicLong count = new AtomicLong();
+        private final boolean[] used = new boolean[POOL_SLOTS]; // the racy pool's slots: read and written unlocked
+        private volatile MemorySegment pool;
 
-        ArenaStorageProvider(boolean ignoreAlignment, boolean closeCountsTwice) {
-            this.ignoreAlignment = ignoreAlignment;
-            this.closeCountsTwice = closeCountsTwice;
+        ArenaStorageProvider() {
+            this(null);
+        }
+
+        ArenaStorageProvider(StorageDefect defect) {
+            this.defect = defect;
         }
 
         @Override
         public String name() {
             return "test-arena";
+        }
+
+        @Override
+        public String backend() {
+            return "test";
         }
 
         @Override
@@ -89,7 +119,8 @@ final class TestDoubles {
 
         @Override
         public boolean supports(StorageKind kind) {
-            return kind.equals(StorageKind.SYSTEM);
+            return defect == StorageDefect.CHECKS_TYPE_ONLY ? kind.type() == StorageKind.Type.SYSTEM
+                    : kind.equals(StorageKind.SYSTEM);
         }
 
         @Override
@@ -97,24 +128,44 @@ final class TestDoubles {
             return 64;
         }
 
+        /** 64 KiB alignment, 64 MiB at once, zeroed. */
+        @Override
+        public StorageCapabilities capabilities(StorageKind kind) {
+            return new StorageCapabilities(64 * 1024, 64L << 20, true);
+        }
+
         @Override
         public HostStorage allocate(StorageKind kind, long size, long alignment) {
-            if (!supports(kind)) {
-                throw new IllegalArgumentException("test-arena allocates System only, not " + kind);
-            }
-            if (size <= 0) {
-                throw new IllegalArgumentException("size must be > 0, got " + size);
-            }
-            if (alignment <= 0 || Long.bitCount(alignment) != 1) {
-                throw new IllegalArgumentException("alignment " + alignment + " is not a power of two");
+            StorageProvider.checkAllocation(name(), kind, supports(kind), size, alignment);
+            if (defect == StorageDefect.CANNOT_ALLOCATE) {
+                throw new dev.kvbm.api.KvbmException("test-arena: no memory device behind this provider");
             }
             Arena arena = Arena.ofShared();
-            MemorySegment segment = ignoreAlignment
-                    ? arena.allocate(size + 1, 16).asSlice(1, size)
-                    : arena.allocate(size, alignment);
+            MemorySegment segment;
+            Runnable release = () -> { };
+            if (defect == StorageDefect.RACY_POOL && size <= POOL_SLOT - 64 && alignment <= 64) {
+                int slot = racyFreeSlot();
+                // The slot's memory, scoped to this storage's arena so that 1.5 sees it refused after close.
+                segment = pool().asSlice(slot * POOL_SLOT, size).reinterpret(arena, null);
+                release = () -> used[slot] = false;
+            } else if (defect == StorageDefect.IGNORES_ALIGNMENT) {
+                segment = arena.allocate(size + 1, 16).asSlice(1, size);
+            } else if (defect == StorageDefect.IGNORES_ALIGNMENT_ABOVE_4096 && alignment > 4096) {
+                MemorySegment wide = arena.allocate(size + 4096, 4096);
+                segment = wide.asSlice(wide.address() % alignment == 0 ? 4096 : 0, size);
+            } else {
+                segment = arena.allocate(size, alignment);
+            }
+            if (defect == StorageDefect.NOT_ZEROED) {
+                segment.fill((byte) 0x5a); // what an allocator reusing freed memory unzeroed leaves
+            }
             bytes.addAndGet(size);
             count.incrementAndGet();
-            LIVE.put(segment.address(), segment);
+            MemorySegment memory = segment;
+            Runnable freeSlot = release;
+            if (defect != StorageDefect.RACY_POOL) {
+                LIVE.put(memory.address(), memory);
+            }
             return new HostStorage() {
                 private final Lifetime lifetime = new Lifetime(() -> "test-arena storage of " + size + " bytes");
                 private volatile boolean closed;
@@ -134,7 +185,7 @@ final class TestDoubles {
                     if (closed) {
                         throw new IllegalStateException("closed");
                     }
-                    return segment;
+                    return memory;
                 }
 
                 @Override
@@ -144,7 +195,7 @@ final class TestDoubles {
 
                 @Override
                 public MemoryRegion region() {
-                    return new MemoryRegion(segment.address(), size);
+                    return new MemoryRegion(memory.address(), size);
                 }
 
                 @Override
@@ -154,20 +205,54 @@ final class TestDoubles {
 
                 @Override
                 public synchronized void close() {
-                    if (closed && closeCountsTwice) { // the broken double counts a second close again
+                    if (closed && defect == StorageDefect.CLOSE_COUNTS_TWICE) { // counts a second close again
                         bytes.addAndGet(-size);
                         count.decrementAndGet();
                         return;
                     }
                     lifetime.close(() -> {
-                        LIVE.remove(segment.address());
+                        LIVE.remove(memory.address());
+                        freeSlot.run();
                         arena.close();
                         closed = true;
                         bytes.addAndGet(-size);
                         count.decrementAndGet();
                     });
                 }
+
+                @Override
+                public String toString() {
+                    return String.format(java.util.Locale.ROOT, "test-arena storage [0x%x, %d bytes]", memory.address(),
+                            size);
+                }
             };
+        }
+
+        private MemorySegment pool() {
+            MemorySegment p = pool;
+            if (p == null) {
+                synchronized (this) {
+                    if (pool == null) {
+                        pool = Arena.global().allocate(POOL_SLOTS * POOL_SLOT, 4096);
+                    }
+                    p = pool;
+                }
+            }
+            return p;
+        }
+
+        /** The racy part: finds a free slot, pauses as a busy allocator would, then takes it; nothing is locked. */
+        private int racyFreeSlot() {
+            while (true) {
+                for (int i = 0; i < POOL_SLOTS; i++) {
+                    if (!used[i]) {
+                        LockSupport.parkNanos(50_000);
+                        used[i] = true;
+                        return i;
+                    }
+                }
+                Thread.onSpinWait();
+            }
         }
 
         @Override
@@ -210,7 +295,7 @@ final class TestDoubles {
 
         @Override
         public boolean supports(StorageKind kind) {
-            return kind.type() == StorageKind.Type.DISK;
+            return kind.type() == StorageKind.Type.DISK && !kind.isVendor();
         }
 
         @Override
@@ -334,16 +419,40 @@ final class TestDoubles {
         }
     }
 
-    static final class CopyExecutorProvider implements TransferExecutorProvider {
-        final int shortBy;
+    /** What a broken {@link CopyExecutorProvider} gets wrong on purpose. */
+    enum ExecutorDefect {
+        /** Copies one byte short of every pair (rules 2.1-2.3). */
+        ONE_BYTE_SHORT,
+        /** close() stops its thread at once and drops the batches queued behind it (rule 2.9). */
+        CLOSE_DROPS_QUEUED,
+        /** Copies without leasing either storage (rule 2.10). */
+        NO_LEASES
+    }
 
-        CopyExecutorProvider(int shortBy) {
-            this.shortBy = shortBy;
+    /**
+     * Copies host to host on a thread of its own, one batch after another, leasing both storages for each copy and
+     * releasing the leases before completing the batch's future; close() lets the queued batches finish. A defect
+     * breaks it on purpose.
+     */
+    static final class CopyExecutorProvider implements TransferExecutorProvider {
+        final ExecutorDefect defect;
+
+        CopyExecutorProvider() {
+            this(null);
+        }
+
+        CopyExecutorProvider(ExecutorDefect defect) {
+            this.defect = defect;
         }
 
         @Override
         public String name() {
             return "test-copy";
+        }
+
+        @Override
+        public String backend() {
+            return "test";
         }
 
         @Override
@@ -358,9 +467,12 @@ final class TestDoubles {
 
         @Override
         public TransferExecutor create() {
+            java.util.concurrent.ExecutorService thread = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "test-copy");
+                t.setDaemon(true);
+                return t;
+            });
             return new TransferExecutor() {
-                private volatile boolean closed;
-
                 @Override
                 public String name() {
                     return "test-copy";
@@ -373,25 +485,55 @@ final class TestDoubles {
 
                 @Override
                 public CompletableFuture<Void> execute(TransferBatch batch) {
-                    if (closed) {
-                        throw new IllegalStateException("closed");
+                    if (thread.isShutdown()) {
+                        throw new IllegalStateException("test-copy is closed");
                     }
+                    CompletableFuture<Void> done = new CompletableFuture<>();
                     try {
+                        thread.execute(() -> {
+                            try {
+                                copy(batch);
+                            } catch (RuntimeException e) {
+                                done.completeExceptionally(e);
+                                return;
+                            }
+                            done.complete(null);
+                        });
+                    } catch (java.util.concurrent.RejectedExecutionException e) {
+                        throw new IllegalStateException("test-copy is closed", e);
+                    }
+                    return done;
+                }
+
+                private void copy(TransferBatch batch) {
+                    Lifetime.Lease s = defect == ExecutorDefect.NO_LEASES ? () -> { } : batch.source().acquire();
+                    try (s; Lifetime.Lease d = defect == ExecutorDefect.NO_LEASES ? () -> { }
+                            : batch.destination().acquire()) {
                         MemorySegment src = ((HostStorage) batch.source()).segment();
                         MemorySegment dst = ((HostStorage) batch.destination()).segment();
+                        long shortBy = defect == ExecutorDefect.ONE_BYTE_SHORT ? 1 : 0;
                         for (RegionPair p : batch.coalesced()) {
                             MemorySegment.copy(src, p.source().address() - src.address(), dst,
                                     p.destination().address() - dst.address(), Math.max(0, p.source().size() - shortBy));
                         }
-                        return CompletableFuture.completedFuture(null);
-                    } catch (RuntimeException e) {
-                        return CompletableFuture.failedFuture(e);
                     }
                 }
 
                 @Override
                 public void close() {
-                    closed = true;
+                    if (defect == ExecutorDefect.CLOSE_DROPS_QUEUED) {
+                        thread.shutdownNow(); // the queued batches' futures are never completed
+                        return;
+                    }
+                    thread.shutdown();
+                    try {
+                        if (!thread.awaitTermination(5, java.util.concurrent.TimeUnit.MINUTES)) {
+                            throw new IllegalStateException("test-copy: queued batches did not finish in 5 minutes");
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IllegalStateException("interrupted while closing test-copy", e);
+                    }
                 }
             };
         }

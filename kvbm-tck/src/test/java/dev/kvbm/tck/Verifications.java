@@ -21,7 +21,7 @@ final class Verifications {
     }
 
     static class CorrectStorage extends StorageVerification {
-        private static final StorageProvider PROVIDER = new TestDoubles.ArenaStorageProvider(false, false);
+        private static final StorageProvider PROVIDER = new TestDoubles.ArenaStorageProvider();
 
         @Override
         protected StorageProvider provider() {
@@ -32,28 +32,66 @@ final class Verifications {
         protected StorageKind kind() {
             return StorageKind.SYSTEM;
         }
-
-        @Override
-        protected long largestAllocation() {
-            return 64L << 20;
-        }
     }
 
-    static class AlignmentIgnoringStorage extends CorrectStorage {
-        private static final StorageProvider PROVIDER = new TestDoubles.ArenaStorageProvider(true, false);
+    /** A storage double with one defect: the subclasses below name which. */
+    abstract static class BrokenStorage extends CorrectStorage {
+        private final StorageProvider provider = new TestDoubles.ArenaStorageProvider(defect());
+
+        abstract TestDoubles.StorageDefect defect();
 
         @Override
         protected StorageProvider provider() {
-            return PROVIDER;
+            return provider;
         }
     }
 
-    static class DoubleCountingCloseStorage extends CorrectStorage {
-        private static final StorageProvider PROVIDER = new TestDoubles.ArenaStorageProvider(false, true);
-
+    static class AlignmentIgnoringStorage extends BrokenStorage {
         @Override
-        protected StorageProvider provider() {
-            return PROVIDER;
+        TestDoubles.StorageDefect defect() {
+            return TestDoubles.StorageDefect.IGNORES_ALIGNMENT;
+        }
+    }
+
+    static class LargeAlignmentIgnoringStorage extends BrokenStorage {
+        @Override
+        TestDoubles.StorageDefect defect() {
+            return TestDoubles.StorageDefect.IGNORES_ALIGNMENT_ABOVE_4096;
+        }
+    }
+
+    static class DoubleCountingCloseStorage extends BrokenStorage {
+        @Override
+        TestDoubles.StorageDefect defect() {
+            return TestDoubles.StorageDefect.CLOSE_COUNTS_TWICE;
+        }
+    }
+
+    static class AliasingStorage extends BrokenStorage {
+        @Override
+        TestDoubles.StorageDefect defect() {
+            return TestDoubles.StorageDefect.RACY_POOL;
+        }
+    }
+
+    static class UnzeroedStorage extends BrokenStorage {
+        @Override
+        TestDoubles.StorageDefect defect() {
+            return TestDoubles.StorageDefect.NOT_ZEROED;
+        }
+    }
+
+    static class AvailableButEmptyStorage extends BrokenStorage {
+        @Override
+        TestDoubles.StorageDefect defect() {
+            return TestDoubles.StorageDefect.CANNOT_ALLOCATE;
+        }
+    }
+
+    static class TypeOnlyStorage extends BrokenStorage {
+        @Override
+        TestDoubles.StorageDefect defect() {
+            return TestDoubles.StorageDefect.CHECKS_TYPE_ONLY;
         }
     }
 
@@ -81,11 +119,11 @@ final class Verifications {
     }
 
     static class CorrectExecutor extends TransferExecutorVerification {
-        static final StorageProvider MEMORY = new TestDoubles.ArenaStorageProvider(false, false);
+        static final StorageProvider MEMORY = new TestDoubles.ArenaStorageProvider();
 
         @Override
         protected TransferExecutorProvider executorProvider() {
-            return new TestDoubles.CopyExecutorProvider(0);
+            return new TestDoubles.CopyExecutorProvider();
         }
 
         @Override
@@ -112,7 +150,21 @@ final class Verifications {
     static class OneByteShortExecutor extends CorrectExecutor {
         @Override
         protected TransferExecutorProvider executorProvider() {
-            return new TestDoubles.CopyExecutorProvider(1);
+            return new TestDoubles.CopyExecutorProvider(TestDoubles.ExecutorDefect.ONE_BYTE_SHORT);
+        }
+    }
+
+    static class QueueDroppingExecutor extends CorrectExecutor {
+        @Override
+        protected TransferExecutorProvider executorProvider() {
+            return new TestDoubles.CopyExecutorProvider(TestDoubles.ExecutorDefect.CLOSE_DROPS_QUEUED);
+        }
+    }
+
+    static class LeaselessExecutor extends CorrectExecutor {
+        @Override
+        protected TransferExecutorProvider executorProvider() {
+            return new TestDoubles.CopyExecutorProvider(TestDoubles.ExecutorDefect.NO_LEASES);
         }
     }
 

@@ -19,6 +19,30 @@ public interface StorageProvider extends BackendProvider {
      */
     boolean supports(StorageKind kind);
 
+    /**
+     * The kinds this provider allocates, for discovery, choice and the kit: by default the built-in kinds it
+     * {@linkplain #supports supports} ({@code System}, {@code Pinned}, {@code Device(0)}, {@code Disk}); a provider of
+     * a {@linkplain StorageKind#vendor vendor kind} lists it here, since nothing else can guess its name.
+     *
+     * @return the kinds, one per kind (for devices and files, one with id 0 stands for all)
+     */
+    default java.util.List<StorageKind> kinds() {
+        return java.util.stream.Stream.of(StorageKind.SYSTEM, StorageKind.PINNED, StorageKind.device(0),
+                StorageKind.disk(0)).filter(this::supports).toList();
+    }
+
+    /**
+     * What this provider promises for {@code kind} beyond the SPI's minimum: the largest alignment it honours, the
+     * largest allocation it delivers, whether new memory reads as zeros. The compatibility kit holds the provider to
+     * exactly these, on every path.
+     *
+     * @param kind a kind this provider supports
+     * @return the promises; {@link StorageCapabilities#MINIMUM} by default
+     */
+    default StorageCapabilities capabilities(StorageKind kind) {
+        return StorageCapabilities.MINIMUM;
+    }
+
     /** {@return the alignment used by {@link #allocate(StorageKind, long)}, e.g. the page size} */
     long defaultAlignment();
 
@@ -73,6 +97,11 @@ public interface StorageProvider extends BackendProvider {
      */
     static void checkAllocation(String provider, StorageKind kind, boolean supported, long size, long alignment) {
         if (!supported) {
+            if (kind.isVendor()) {
+                throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                        "%s cannot allocate %s storage: that is a vendor kind, allocated only by the provider that"
+                                + " declares it in kinds(); ask Backends.storageProvider(kind) for it", provider, kind));
+            }
             throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
                     "%s cannot allocate %s storage; ask Backends.storageProvider(kind) for a provider that can",
                     provider, kind));

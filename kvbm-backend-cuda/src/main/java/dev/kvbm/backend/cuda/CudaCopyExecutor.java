@@ -126,6 +126,10 @@ final class CudaCopyExecutor implements TransferExecutor {
     }
 
     static boolean supportsKinds(StorageKind source, StorageKind destination) {
+        // A vendor's device kind is another accelerator's memory, which this executor cannot reach.
+        if ((source.isVendor() && !source.isHostAccessible()) || (destination.isVendor() && !destination.isHostAccessible())) {
+            return false;
+        }
         boolean srcDevice = source.type() == StorageKind.Type.DEVICE;
         boolean dstDevice = destination.type() == StorageKind.Type.DEVICE;
         return (srcDevice && (dstDevice || destination.isHostAccessible()))

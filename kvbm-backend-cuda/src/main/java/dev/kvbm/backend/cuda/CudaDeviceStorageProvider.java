@@ -4,6 +4,7 @@ import dev.kvbm.api.MemoryRegion;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.Storage;
 import dev.kvbm.api.spi.StorageAccounting;
+import dev.kvbm.api.spi.StorageCapabilities;
 import dev.kvbm.api.spi.StorageProvider;
 
 import java.util.Locale;
@@ -56,7 +57,16 @@ public final class CudaDeviceStorageProvider implements StorageProvider {
 
     @Override
     public boolean supports(StorageKind kind) {
-        return kind.type() == StorageKind.Type.DEVICE && probe.driver() != null && kind.id() < devices();
+        return kind.type() == StorageKind.Type.DEVICE && !kind.isVendor() && probe.driver() != null && kind.id() < devices();
+    }
+
+    /**
+     * Alignment up to 64 KiB (the driver aligns to 256 bytes; larger alignments are padded), 1 GiB at once; the
+     * driver does not zero new memory.
+     */
+    @Override
+    public StorageCapabilities capabilities(StorageKind kind) {
+        return CudaStorageProviders.CAPABILITIES;
     }
 
     @Override

@@ -5,6 +5,7 @@ import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.HostStorage;
 import dev.kvbm.api.spi.Storage;
 import dev.kvbm.api.spi.StorageAccounting;
+import dev.kvbm.api.spi.StorageCapabilities;
 import dev.kvbm.api.spi.StorageProvider;
 
 import java.lang.foreign.MemorySegment;
@@ -58,7 +59,16 @@ public final class CudaPinnedStorageProvider implements StorageProvider {
 
     @Override
     public boolean supports(StorageKind kind) {
-        return kind.type() == StorageKind.Type.PINNED;
+        return kind.equals(StorageKind.PINNED);
+    }
+
+    /**
+     * Alignment up to 64 KiB (the driver aligns to 256 bytes; larger alignments are padded), 1 GiB at once; the
+     * driver does not zero new memory.
+     */
+    @Override
+    public StorageCapabilities capabilities(StorageKind kind) {
+        return CudaStorageProviders.CAPABILITIES;
     }
 
     @Override

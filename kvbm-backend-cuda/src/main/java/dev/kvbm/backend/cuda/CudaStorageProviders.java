@@ -10,6 +10,10 @@ final class CudaStorageProviders {
     private CudaStorageProviders() {
     }
 
+    /** What the Pinned and Device providers promise: alignment to 64 KiB, 1 GiB at once, not zeroed. */
+    static final dev.kvbm.api.spi.StorageCapabilities CAPABILITIES =
+            new dev.kvbm.api.spi.StorageCapabilities(1L << 16, 1L << 30, false);
+
     /** The checks every provider makes, plus this backend's limit on alignment. */
     static void checkRequest(String provider, StorageKind kind, boolean supported, long size, long alignment) {
         StorageProvider.checkAllocation(provider, kind, supported, size, alignment);

@@ -14,9 +14,4 @@ class CudaConformanceTest extends CudaKitSuite {
     CudaCopyExecutorProvider executors() {
         return new CudaCopyExecutorProvider(driver(), null);
     }
-
-    @Override
-    long[] largestAllocations() {
-        return new long[] {1L << 30, 4L << 30};
-    }
 }

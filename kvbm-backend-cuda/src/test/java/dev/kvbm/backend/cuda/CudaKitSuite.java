@@ -6,7 +6,7 @@ import org.junit.jupiter.api.Nested;
 /**
  * The kit's storage rules (Pinned, Device) and executor rules (every pair the executor copies) for one driver; a
  * subclass says which driver ({@link CudaConformanceTest}: the real one; {@link StandInConformanceTest}: the
- * stand-in test double) and what it declares as its largest allocations.
+ * stand-in test double). What the providers promise (alignment, largest allocation) they declare themselves.
  */
 abstract class CudaKitSuite {
 
@@ -14,20 +14,17 @@ abstract class CudaKitSuite {
 
     abstract CudaCopyExecutorProvider executors();
 
-    /** Largest Pinned and Device allocations the rules may try; 0 declares none. */
-    abstract long[] largestAllocations();
-
     @Nested
     class Pinned extends CudaKits.StorageKit {
         Pinned() {
-            super(CudaKitSuite.this::driver, StorageKind.PINNED, CudaKitSuite.this.largestAllocations()[0]);
+            super(CudaKitSuite.this::driver, StorageKind.PINNED);
         }
     }
 
     @Nested
     class Device extends CudaKits.StorageKit {
         Device() {
-            super(CudaKitSuite.this::driver, StorageKind.device(0), CudaKitSuite.this.largestAllocations()[1]);
+            super(CudaKitSuite.this::driver, StorageKind.device(0));
         }
     }
 

@@ -76,12 +76,9 @@ final class CudaKits {
     abstract static class StorageKit extends StorageVerification {
         private final Supplier<CudaDriver.Probe> probe;
         private final StorageKind kind;
-        private final long largest;
-
-        StorageKit(Supplier<CudaDriver.Probe> probe, StorageKind kind, long largest) {
+        StorageKit(Supplier<CudaDriver.Probe> probe, StorageKind kind) {
             this.probe = probe;
             this.kind = kind;
-            this.largest = largest;
         }
 
         @Override
@@ -94,15 +91,7 @@ final class CudaKits {
             return kind;
         }
 
-        @Override
-        protected long maxAlignment() {
-            return 1 << 16;
-        }
 
-        @Override
-        protected long largestAllocation() {
-            return largest;
-        }
 
         @Override
         protected void write(Storage storage, long offset, byte[] bytes) {

@@ -3,6 +3,7 @@ package dev.kvbm.backend.nixl;
 import dev.kvbm.api.KvbmException;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.Storage;
+import dev.kvbm.api.spi.StorageCapabilities;
 import dev.kvbm.api.spi.StorageProvider;
 import org.openucx.jucx.ucp.UcpMemMapParams;
 import org.openucx.jucx.ucp.UcpMemory;
@@ -50,9 +51,15 @@ public final class UcxHostStorageProvider implements StorageProvider {
         return new UcxAgentProvider().unavailabilityCause();
     }
 
+    /** UCX maps whole pages, so alignment up to a page; 1 GiB at once; UCX does not promise zeroed memory. */
+    @Override
+    public StorageCapabilities capabilities(StorageKind kind) {
+        return new StorageCapabilities(PAGE, 1L << 30, false);
+    }
+
     @Override
     public boolean supports(StorageKind kind) {
-        return kind.type() == StorageKind.Type.SYSTEM;
+        return kind.equals(StorageKind.SYSTEM);
     }
 
     @Override

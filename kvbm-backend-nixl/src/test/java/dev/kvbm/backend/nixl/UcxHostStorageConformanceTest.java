@@ -24,13 +24,5 @@ class UcxHostStorageConformanceTest extends StorageVerification {
         return StorageKind.SYSTEM;
     }
 
-    @Override
-    protected long maxAlignment() {
-        return UcxHostStorageProvider.PAGE;
-    }
 
-    @Override
-    protected long largestAllocation() {
-        return 1L << 30;
-    }
 }

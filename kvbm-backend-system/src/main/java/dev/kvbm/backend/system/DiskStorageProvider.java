@@ -4,6 +4,7 @@ import dev.kvbm.api.KvbmException;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.Storage;
 import dev.kvbm.api.spi.StorageAccounting;
+import dev.kvbm.api.spi.StorageCapabilities;
 import dev.kvbm.api.spi.StorageProvider;
 
 import java.io.IOException;
@@ -155,9 +156,18 @@ public final class DiskStorageProvider implements StorageProvider {
         return PosixFiles.unavailabilityCause();
     }
 
+    /**
+     * Files of up to 256 MiB are promised (the budget and free space bound them further); a new file reads as zeros.
+     * A file's region starts at offset 0, so every alignment holds; 2 MiB is declared.
+     */
+    @Override
+    public StorageCapabilities capabilities(StorageKind kind) {
+        return new StorageCapabilities(1L << 21, 256L << 20, true);
+    }
+
     @Override
     public boolean supports(StorageKind kind) {
-        return kind.type() == StorageKind.Type.DISK;
+        return kind.type() == StorageKind.Type.DISK && !kind.isVendor();
     }
 
     @Override

@@ -4,6 +4,7 @@ import dev.kvbm.api.KvbmException;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.Storage;
 import dev.kvbm.api.spi.StorageAccounting;
+import dev.kvbm.api.spi.StorageCapabilities;
 import dev.kvbm.api.spi.StorageProvider;
 
 import java.lang.foreign.Arena;
@@ -43,7 +44,13 @@ public final class SystemStorageProvider implements StorageProvider {
 
     @Override
     public boolean supports(StorageKind kind) {
-        return kind.type() == StorageKind.Type.SYSTEM;
+        return kind.equals(StorageKind.SYSTEM);
+    }
+
+    /** Any alignment up to a 2 MiB huge page, 1 GiB at once, and zeroed memory (the arena zeroes it). */
+    @Override
+    public StorageCapabilities capabilities(StorageKind kind) {
+        return new StorageCapabilities(1L << 21, 1L << 30, true);
     }
 
     @Override

@@ -32,8 +32,4 @@ class DiskStorageConformanceTest extends StorageVerification {
         }
     }
 
-    @Override
-    protected long largestAllocation() {
-        return 256L << 20;
-    }
 }

@@ -18,8 +18,4 @@ class SystemMemoryConformanceTest extends StorageVerification {
         return StorageKind.SYSTEM;
     }
 
-    @Override
-    protected long largestAllocation() {
-        return 1L << 30;
-    }
 }

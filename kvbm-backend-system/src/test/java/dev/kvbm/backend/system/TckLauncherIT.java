@@ -78,8 +78,8 @@ class TckLauncherIT {
 
     private static Path launcher() throws IOException {
         try (Stream<Path> target = Files.list(KIT.resolve("target"))) {
-            Path bundle = target.filter(p -> p.getFileName().toString().startsWith("kvbm-tck-runner-")
-                    && Files.isDirectory(p)).findFirst().orElseThrow(() -> new AssertionError(
+            Path bundle = target.filter(p -> p.getFileName().toString().startsWith("kvbm-tck-")
+                    && p.getFileName().toString().endsWith("-runner") && Files.isDirectory(p)).findFirst().orElseThrow(() -> new AssertionError(
                     "no runner bundle in kvbm-tck/target/: kvbm-tck's package phase builds it"));
             return bundle.resolve("kvbm-tck-runner").resolve("bin").resolve("kvbm-tck");
         }

@@ -40,10 +40,6 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass
  */
 public final class TckRunner {
 
-    /** The kinds the runner tries each provider with. */
-    static final List<StorageKind> KINDS = List.of(StorageKind.SYSTEM, StorageKind.PINNED, StorageKind.device(0),
-            StorageKind.disk(0));
-
     private TckRunner() {
     }
 
@@ -122,13 +118,7 @@ public final class TckRunner {
                     + " on the module path (scripts/tck path/to/backend.jar)");
             return 2;
         }
-        Reach.backends = backends;
-        List<Result> results;
-        try {
-            results = run(subjects);
-        } finally {
-            Reach.closeAll();
-        }
+        List<Result> results = verify(backends, subjects);
         printTable(results, out);
         Path file = writeReport(results, report);
         out.println("kvbm-tck: JUnit XML report written to " + file.toAbsolutePath());
@@ -170,35 +160,45 @@ public final class TckRunner {
     }
 
     /**
-     * What to verify among the selected providers of {@code backends}. An executor is verified over storage of
-     * its own backend, or else of the system backend (the reference), never of a third party: a failure is then
-     * the executor's. A pair with neither is left out.
+     * What to verify among the selected providers of {@code backends}: each storage provider for every kind it
+     * declares ({@link StorageProvider#kinds()}), each executor for every pair of known kinds it claims to copy, over
+     * every combination of storage of its own backend and of the system backend (the reference) — never of a third
+     * party, so a failure is the executor's — and each agent over System memory. A subject whose storage is missing
+     * or unavailable is still a subject: its rules are skipped with the reason, never absent from the table.
      */
     public static List<Subject> subjects(Backends backends) {
         List<Subject> subjects = new ArrayList<>();
         for (StorageProvider p : backends.storageProviders()) {
-            List<StorageKind> kinds = KINDS.stream().filter(p::supports).toList();
+            List<StorageKind> kinds = p.kinds();
             for (StorageKind kind : kinds.isEmpty() ? List.of(StorageKind.SYSTEM) : kinds) {
                 subjects.add(new Subject(p.name() + " (" + kind + ")", DiscoveredStorageVerification.class, p, kind,
                         null, null, null, null));
             }
         }
+        List<StorageKind> known = backends.knownKinds();
         for (TransferExecutorProvider p : backends.executorProviders()) {
-            for (StorageKind s : KINDS) {
-                for (StorageKind d : KINDS) {
-                    Optional<StorageProvider> from = storage(backends, s, p.backend());
-                    Optional<StorageProvider> to = storage(backends, d, p.backend());
-                    if (p.supports(s, d) && from.isPresent() && to.isPresent()) {
-                        subjects.add(new Subject(p.name() + " (" + s + " -> " + d + ")",
-                                DiscoveredExecutorVerification.class, from.get(), s, to.get(), d, p, null));
+            for (StorageKind s : known) {
+                for (StorageKind d : known) {
+                    if (!p.supports(s, d)) {
+                        continue;
+                    }
+                    List<StorageProvider> from = storage(backends, s, p.backend());
+                    List<StorageProvider> to = storage(backends, d, p.backend());
+                    for (StorageProvider f : from.isEmpty() ? java.util.Collections.<StorageProvider>singletonList(null) : from) {
+                        for (StorageProvider t : to.isEmpty() ? java.util.Collections.<StorageProvider>singletonList(null) : to) {
+                            subjects.add(new Subject(String.format(Locale.ROOT, "%s (%s %s -> %s %s)", p.name(),
+                                    f == null ? "none" : f.name(), s, t == null ? "none" : t.name(), d),
+                                    DiscoveredExecutorVerification.class, f, s, t, d, p, null));
+                        }
                     }
                 }
             }
         }
         for (AgentProvider p : backends.agentProviders()) {
+            List<StorageProvider> memory = storage(backends, StorageKind.SYSTEM, p.backend());
             subjects.add(new Subject(p.name(), DiscoveredAgentVerification.class,
-                    storage(backends, StorageKind.SYSTEM, p.backend()).orElse(null), StorageKind.SYSTEM, null, null,
-                    null, p));
+                    memory.stream().filter(StorageProvider::isAvailable).findFirst().orElse(null), StorageKind.SYSTEM,
+                    null, null, null, p));
         }
         return subjects;
     }
@@ -206,12 +206,33 @@ public final class TckRunner {
     /** The backend of a provider that supplies reference storage to other backends' executors and agents. */
     static final String REFERENCE_BACKEND = "system";
 
-    /** Storage of {@code kind} from {@code backend} itself, else from the reference backend. */
-    private static Optional<StorageProvider> storage(Backends backends, StorageKind kind, String backend) {
-        return backends.storageProviders().stream().filter(StorageProvider::isAvailable)
-                .filter(p -> p.supports(kind))
+    /** Providers of storage of {@code kind} from {@code backend} itself, then from the reference backend. */
+    private static List<StorageProvider> storage(Backends backends, StorageKind kind, String backend) {
+        return backends.storageProviders().stream()
+                .filter(p -> p.kinds().contains(kind) || p.supports(kind))
                 .filter(p -> p.backend().equals(backend) || p.backend().equals(REFERENCE_BACKEND))
-                .min(java.util.Comparator.comparing((StorageProvider p) -> !p.backend().equals(backend)));
+                .sorted(java.util.Comparator.comparing((StorageProvider p) -> !p.backend().equals(backend)))
+                .toList();
+    }
+
+    /**
+     * Verifies every subject of {@code backends}, as the command line does: the same rules, parameters and rows.
+     *
+     * @param backends the providers to verify (discovered, or given with {@link Backends#of})
+     * @return a result per subject × rule
+     */
+    public static List<Result> verify(Backends backends) {
+        return verify(backends, subjects(backends));
+    }
+
+    private static List<Result> verify(Backends backends, List<Subject> subjects) {
+        Reach.backends = backends;
+        try {
+            return run(subjects);
+        } finally {
+            Reach.closeAll();
+            Reach.backends = null;
+        }
     }
 
     /** Runs each subject's verification, one subject at a time. */
