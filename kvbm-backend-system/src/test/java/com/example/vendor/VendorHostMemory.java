@@ -17,10 +17,20 @@ public final class VendorHostMemory implements StorageProvider {
     public static final StorageKind SHM = StorageKind.vendor("shm", StorageKind.Type.SYSTEM, 0);
 
     private final StorageProvider memory;
+    private final Optional<Throwable> unavailable;
 
     /** @param memory where its bytes come from */
     public VendorHostMemory(StorageProvider memory) {
+        this(memory, null);
+    }
+
+    /**
+     * @param memory      where its bytes come from
+     * @param unavailable why it cannot work here, or null when it can
+     */
+    public VendorHostMemory(StorageProvider memory, Throwable unavailable) {
         this.memory = memory;
+        this.unavailable = Optional.ofNullable(unavailable);
     }
 
     /** Sorts before {@code system-memory} by name, which must not make it the default. */
@@ -36,7 +46,7 @@ public final class VendorHostMemory implements StorageProvider {
 
     @Override
     public Optional<Throwable> unavailabilityCause() {
-        return Optional.empty();
+        return unavailable;
     }
 
     @Override

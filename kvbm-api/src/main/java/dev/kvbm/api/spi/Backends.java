@@ -43,8 +43,8 @@ import java.util.stream.Collectors;
  * by name within each step. So a vendor's jar that also offers {@code System} memory serves callers who choose it,
  * and nobody else. {@link #load()} logs, once, each kind or pair that more than one provider offers, which one
  * serves it and why ({@link #choices()} returns the same): at INFO when a third party's provider is among them or
- * the choice was explicit, at DEBUG when only this project's providers are (their order is the documented one). Lists given to {@link #of} are taken in the order
- * given.
+ * the choice was explicit, at DEBUG when only this project's providers are (their order is the documented one).
+ * Lists given to {@link #of} are taken in the order given.
  *
  * <p>Instances are immutable snapshots and thread-safe; the providers they hold are shared singletons.
  */
@@ -212,13 +212,8 @@ public final class Backends {
         return sorted;
     }
 
-    /**
-     * {@return true for a provider this project ships (package {@code dev.kvbm.backend.*}), which comes before other
-     * providers of the same kind unless one is chosen}
-     *
-     * @param provider any provider
-     */
-    public static boolean isReference(BackendProvider provider) {
+    /** True for a provider this project ships (package {@code dev.kvbm.backend.*}). */
+    private static boolean isReference(BackendProvider provider) {
         return provider.getClass().getPackageName().startsWith(REFERENCE_PACKAGE);
     }
 
@@ -478,7 +473,8 @@ public final class Backends {
      * @throws UnsupportedOperationException when none does; the message lists what was found and why it cannot serve
      */
     public StorageProvider storageProvider(StorageKind kind) {
-        return pick(storageProviders, storageCandidates(kind), p -> p.supports(kind), "storage of kind " + kind);
+        return pick(storageProviders, storageCandidates(kind), p -> p.supports(kind), "storage of kind " + kind,
+                storageChoices.get(kind.key()), PROVIDER_CHOICE_PREFIX + kind.key());
     }
 
     /**
@@ -490,25 +486,25 @@ public final class Backends {
      * @throws UnsupportedOperationException when none does
      */
     public TransferExecutorProvider executorProvider(StorageKind source, StorageKind destination) {
+        String pair = source.key() + "." + destination.key();
         return pick(executorProviders, executorCandidates(source, destination), p -> p.supports(source, destination),
-                "copies " + source + " -> " + destination);
+                "copies " + source + " -> " + destination, executorChoices.get(pair), EXECUTOR_CHOICE_PREFIX + pair);
     }
 
     /**
-     * Looks up the executor provider for a pair of kinds without failing.
+     * Looks up the executor provider for a pair of kinds without failing when none copies it.
      *
      * @param source      the kind copied from
      * @param destination the kind copied to
      * @return the provider, or empty when none is selected and available
+     * @throws UnsupportedOperationException when an executor was chosen for the pair and cannot serve it (unavailable,
+     *                                       or it does not copy these kinds): an explicit choice never falls back
      */
     public Optional<TransferExecutorProvider> findExecutorProvider(StorageKind source, StorageKind destination) {
-        String chosen = executorChoices.get(source.key() + "." + destination.key());
-        List<TransferExecutorProvider> candidates = executorCandidates(source, destination);
-        if (chosen != null) {
-            return Optional.of(pick(executorProviders, candidates, p -> p.supports(source, destination),
-                    "copies " + source + " -> " + destination));
+        if (executorChoices.containsKey(source.key() + "." + destination.key())) {
+            return Optional.of(executorProvider(source, destination)); // a choice never falls back to none
         }
-        return candidates.stream().filter(BackendProvider::isAvailable).findFirst();
+        return executorCandidates(source, destination).stream().filter(BackendProvider::isAvailable).findFirst();
     }
 
     /**
@@ -519,14 +515,21 @@ public final class Backends {
      * @throws UnsupportedOperationException when there is none
      */
     public AgentProvider agentProvider(String name) {
-        return pick(agentProviders, agentProviders, p -> p.name().equals(name), "an agent named '" + name + "'");
+        return pick(agentProviders, agentProviders, p -> p.name().equals(name), "an agent named '" + name + "'", null,
+                null);
     }
 
+    /**
+     * The first of {@code candidates} that fits and is available; {@code chosen} (or null) names the provider the
+     * property {@code -D<property>} chose, which the message then names.
+     */
     private static <P extends BackendProvider> P pick(List<P> providers, List<P> candidates,
-                                                     java.util.function.Predicate<P> fits, String what) {
+                                                     java.util.function.Predicate<P> fits, String what, String chosen,
+                                                     String property) {
         List<String> reasons = new ArrayList<>();
-        if (candidates.size() == 1 && candidates != providers && !fits.test(candidates.getFirst())) {
-            reasons.add("the provider chosen for it, " + candidates.getFirst().name() + ", does not");
+        if (chosen != null) {
+            reasons.add(chosen + " was chosen for it (-D" + property + ", or Backends.choose)"
+                    + (candidates.stream().anyMatch(fits) ? "" : " and does not provide it"));
         }
         for (P p : candidates) {
             if (!fits.test(p)) {
@@ -572,7 +575,7 @@ public final class Backends {
                 report.add(ProviderStatus.failed(spi, e));
             }
         }
-        found.sort(Comparator.comparing((P p) -> !isReference(p)).thenComparing(BackendProvider::name));
+        found.sort(Comparator.comparing(BackendProvider::name)); // the report's order; ordered() then ranks them
         // The same provider can be visible twice (module path and a mirrored services file): keep one.
         List<P> unique = new ArrayList<>();
         Set<Class<?>> seen = new java.util.HashSet<>();

@@ -54,6 +54,9 @@ class ProviderChoiceTest {
         jul.removeHandler(handler);
         jul.setLevel(quiet);
         System.clearProperty("kvbm.provider.system");
+        System.clearProperty("kvbm.provider.sytem");
+        System.clearProperty("kvbm.executor.system.disk");
+        System.clearProperty("kvbm.executor.system");
     }
 
     private static Backends withVendorJar() {
@@ -104,6 +107,39 @@ class ProviderChoiceTest {
         System.clearProperty("kvbm.provider.system");
         assertThatThrownBy(() -> withVendorJar().chooseExecutor(StorageKind.SYSTEM, StorageKind.device(0),
                 "system-copy")).hasMessageContaining("system-copy does not copy system -> device");
+    }
+
+    @Test
+    void aChosenProviderThatIsUnavailableFailsTheLookupInsteadOfFallingBack() {
+        SystemStorageProvider memory = new SystemStorageProvider();
+        Backends backends = Backends.asDiscovered(List.of(memory,
+                        new VendorHostMemory(memory, new IllegalStateException("no shared-memory device here"))),
+                List.of(new HostCopyExecutorProvider()), List.of());
+        assertThat(backends.storageProvider(StorageKind.SYSTEM).name()).isEqualTo("system-memory");
+        Backends chosen = backends.choose(StorageKind.SYSTEM, "aaa-shm-memory");
+        assertThatThrownBy(() -> chosen.storageProvider(StorageKind.SYSTEM))
+                .isInstanceOf(UnsupportedOperationException.class)
+                .hasMessageContaining("aaa-shm-memory was chosen for it (-Dkvbm.provider.system")
+                .hasMessageContaining("aaa-shm-memory is unavailable: no shared-memory device here");
+    }
+
+    @Test
+    void misspelledChoicesAreErrorsThatSayWhatWouldBeRight() {
+        System.setProperty("kvbm.provider.sytem", "system-memory");
+        assertThatThrownBy(ProviderChoiceTest::withVendorJar).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("-Dkvbm.provider.sytem=system-memory: system-memory does not allocate sytem"
+                        + " storage (it allocates [system])")
+                .hasMessageContaining("one of system, pinned, device, disk or a vendor kind's name");
+        System.clearProperty("kvbm.provider.sytem");
+        System.setProperty("kvbm.executor.system", "system-copy");
+        assertThatThrownBy(ProviderChoiceTest::withVendorJar).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("names a pair of kinds as FROM.TO");
+        System.clearProperty("kvbm.executor.system");
+        System.setProperty("kvbm.executor.system.disk", "system-copy");
+        Backends chosen = withVendorJar();
+        assertThat(chosen.executorProvider(StorageKind.SYSTEM, StorageKind.disk(0)).name()).isEqualTo("system-copy");
+        assertThat(chosen.findExecutorProvider(StorageKind.SYSTEM, StorageKind.disk(0))).get()
+                .extracting(p -> p.name()).isEqualTo("system-copy");
     }
 
     @Test
