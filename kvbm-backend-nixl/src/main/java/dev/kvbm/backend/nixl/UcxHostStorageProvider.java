@@ -84,6 +84,7 @@ public final class UcxHostStorageProvider implements StorageProvider {
                             + " allocates whole pages)", alignment, PAGE));
         }
         ensureAvailable();
+        checkRoomFor(size);
         UcpMemory memory;
         try {
             memory = UcxContexts.shared().memoryMap(new UcpMemMapParams().allocate().setLength(size));
@@ -97,6 +98,41 @@ public final class UcxHostStorageProvider implements StorageProvider {
             bytes.addAndGet(-size);
             allocations.decrementAndGet();
         });
+    }
+
+    /** Where UCX's shared-memory allocator keeps the pages it allocates (POSIX shared memory). */
+    private static final java.nio.file.Path SHARED_MEMORY = java.nio.file.Path.of("/dev/shm");
+
+    /**
+     * Refuses a size that cannot be had before UCX sees it. UCX allocates this memory as POSIX shared memory (a file in
+     * {@code /dev/shm}) and touches its pages: asked for more than that file system holds, it filled it (and the
+     * host's memory) and the process died. So a size above the free space of {@code /dev/shm}, or above the host's
+     * memory, fails here with a message instead.
+     */
+    private static void checkRoomFor(long size) {
+        long free;
+        try {
+            free = java.nio.file.Files.getFileStore(SHARED_MEMORY).getUsableSpace();
+        } catch (java.io.IOException | RuntimeException e) {
+            free = Long.MAX_VALUE; // no /dev/shm: UCX then maps private memory, which the OS refuses by itself
+        }
+        long memory = hostMemory();
+        if (size > free || size > memory) {
+            throw new KvbmException(String.format(Locale.ROOT, "UCX cannot allocate %d bytes of host memory: it"
+                    + " allocates it as shared memory in %s, which has %d bytes free, on a host with %d bytes of"
+                    + " memory; ask for less, or give /dev/shm more room (mount -o remount,size=...)", size,
+                    SHARED_MEMORY, free, memory));
+        }
+    }
+
+    /** The host's memory from /proc/meminfo, or Long.MAX_VALUE where it cannot be read. */
+    private static long hostMemory() {
+        try (var lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/meminfo"))) {
+            return lines.filter(l -> l.startsWith("MemTotal:")).findFirst()
+                    .map(l -> Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024).orElse(Long.MAX_VALUE);
+        } catch (java.io.IOException | RuntimeException e) {
+            return Long.MAX_VALUE;
+        }
     }
 
     @Override

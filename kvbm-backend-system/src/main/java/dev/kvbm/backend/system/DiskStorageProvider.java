@@ -221,7 +221,12 @@ public final class DiskStorageProvider implements StorageProvider {
             long[] dio = direct ? PosixFiles.directIoAlignment(fd, path) : new long[] {1, 1};
             long offsetAlignment = dio[1] > 0 ? dio[1] : DEFAULT_IO_ALIGNMENT;
             long memoryAlignment = dio[0] > 0 ? dio[0] : offsetAlignment;
-            long fileSize = Math.addExact(size, offsetAlignment - 1) & -offsetAlignment;
+            if (size > Long.MAX_VALUE - (offsetAlignment - 1)) {
+                throw new KvbmException(String.format(Locale.ROOT, "cannot allocate %d bytes of Disk storage in %s:"
+                        + " rounded up to the file system's I/O unit of %d bytes, the file would exceed the largest"
+                        + " file size", size, directory, offsetAlignment));
+            }
+            long fileSize = (size + offsetAlignment - 1) & -offsetAlignment;
             long free = PosixFiles.freeBytes(directory);
             if (fileSize > free) {
                 throw new KvbmException(String.format(Locale.ROOT,
