@@ -19,7 +19,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Copies between this backend's memory and System memory (any {@link HostStorage}), on threads of its own: each copy
  * leases both storages for as long as it touches them and releases the leases before completing the future;
- * {@link TransferExecutor#close()} lets every accepted batch finish.
+ * {@link TransferExecutor#close()} lets every accepted batch finish, and returns at once when called on one of its
+ * threads (from a completion callback).
  */
 public final class ShmCopyExecutorProvider implements TransferExecutorProvider {
 
@@ -54,9 +55,12 @@ public final class ShmCopyExecutorProvider implements TransferExecutorProvider {
     }
 
     private final class Executor implements TransferExecutor {
+        /** Its own threads: a close called on one (from a completion callback) must not wait for itself. */
+        private final java.util.Set<Thread> own = java.util.concurrent.ConcurrentHashMap.newKeySet();
         private final ExecutorService threads = Executors.newFixedThreadPool(2, r -> {
             Thread t = new Thread(r, "example-shm-copy");
             t.setDaemon(true);
+            own.add(t);
             return t;
         });
 
@@ -107,6 +111,9 @@ public final class ShmCopyExecutorProvider implements TransferExecutorProvider {
         @Override
         public void close() {
             threads.shutdown(); // accepted batches still run
+            if (own.contains(Thread.currentThread())) {
+                return; // closed from a completion callback: the batches still queued finish after it returns
+            }
             try {
                 if (!threads.awaitTermination(10, TimeUnit.MINUTES)) {
                     throw new IllegalStateException(name() + ": accepted batches did not finish within 10 minutes");

@@ -1,5 +1,6 @@
 package com.example.kvbm.shm;
 
+import dev.kvbm.api.KvbmException;
 import dev.kvbm.api.MemoryRegion;
 import dev.kvbm.api.StorageKind;
 import dev.kvbm.api.spi.HostStorage;
@@ -63,7 +64,14 @@ public final class ShmStorageProvider implements StorageProvider {
     public HostStorage allocate(StorageKind kind, long size, long alignment) {
         StorageProvider.checkAllocation(name(), kind, supports(kind), size, alignment);
         Arena arena = Arena.ofShared(); // zeroed, freed when the arena closes
-        MemorySegment segment = arena.allocate(size, alignment);
+        MemorySegment segment;
+        try {
+            segment = arena.allocate(size, alignment);
+        } catch (OutOfMemoryError | IllegalArgumentException e) {
+            arena.close(); // nothing counted, nothing left open
+            throw new KvbmException(String.format("could not allocate %d bytes of %s memory aligned to %d (%d bytes"
+                    + " already outstanding): %s", size, KIND, alignment, accounting.bytes(), e.getMessage()), e);
+        }
         accounting.allocated(size);
         return new Shm(arena, segment, accounting);
     }
