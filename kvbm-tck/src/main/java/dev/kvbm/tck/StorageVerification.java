@@ -481,4 +481,32 @@ public abstract class StorageVerification {
             fail(broken.get());
         }
     }
+
+    @Test
+    public void required_1_15_anAllocationThatCannotBeHadFailsCleanly() {
+        StorageProvider p = available();
+        long bytes = p.bytesOutstanding();
+        long count = p.allocationsOutstanding();
+        for (long size : new long[] {1L << 62, Long.MAX_VALUE}) {
+            Throwable thrown = null;
+            try (Storage s = p.allocate(kind(), size, p.defaultAlignment())) {
+                fail(String.format(Locale.ROOT, "allocate(%s, %d) returned %s: no machine has that much", kind(), size,
+                        s));
+            } catch (dev.kvbm.api.KvbmException | IllegalArgumentException | UnsupportedOperationException e) {
+                thrown = e;
+            } catch (Throwable e) {
+                fail(String.format(Locale.ROOT, "allocate(%s, %d) threw %s; an allocation that cannot be had fails"
+                        + " with KvbmException (or IllegalArgumentException for a size the provider can never"
+                        + " deliver), saying how much was asked", kind(), size, e), e);
+            }
+            assertTrue(thrown.getMessage() != null && !thrown.getMessage().isBlank(),
+                    () -> "allocate(" + kind() + ", " + size + ") failed without a message");
+            assertEquals(bytes, p.bytesOutstanding(), "a failed allocation of " + size + " bytes changed bytesOutstanding");
+            assertEquals(count, p.allocationsOutstanding(),
+                    "a failed allocation of " + size + " bytes changed allocationsOutstanding");
+        }
+        try (Storage s = p.allocate(kind(), 4096, 64)) {
+            assertEquals(4096, s.size(), "after failed allocations the provider must still allocate");
+        }
+    }
 }

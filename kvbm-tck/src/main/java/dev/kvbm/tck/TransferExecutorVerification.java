@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -60,12 +61,35 @@ public abstract class TransferExecutorVerification {
         return Bytes.read(storage, offset, length);
     }
 
+    /**
+     * Closes what the rule made, each close bounded by {@link #TIMEOUT_SECONDS}: an executor whose close hangs
+     * (rule 2.11's defect) fails the rule instead of hanging the kit.
+     */
     @AfterEach
     void closeResources() throws Exception {
+        List<String> hung = new ArrayList<>();
         for (AutoCloseable r : resources.reversed()) {
-            r.close();
+            CompletableFuture<Void> closed = new CompletableFuture<>();
+            Thread closer = Thread.ofPlatform().daemon().name("kvbm-tck-close").start(() -> {
+                try {
+                    r.close();
+                    closed.complete(null);
+                } catch (Throwable t) {
+                    closed.completeExceptionally(t);
+                }
+            });
+            try {
+                closed.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
+                hung.add(r + " (thread " + closer.getName() + " left waiting)");
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof Exception cause ? cause : e;
+            }
         }
         resources.clear();
+        if (!hung.isEmpty()) {
+            fail("close() did not return within " + TIMEOUT_SECONDS + " s: " + hung);
+        }
     }
 
     private TransferExecutor executor() {
@@ -318,13 +342,65 @@ public abstract class TransferExecutorVerification {
         }
     }
 
+    @Test
+    public void required_2_11_closingTheExecutorFromACompletionCallbackReturns() throws Exception {
+        TransferExecutor firstExecutor = executor(); // the availability assumptions come before any allocation
+        int size = 8 << 20;
+        Storage src = storage(sourceProvider(), sourceKind(), size);
+        Storage dst = storage(destinationProvider(), destinationKind(), size);
+        Thread caller = Thread.currentThread();
+        // A callback runs on the executor's own thread only when the batch is still in flight as it is attached; a
+        // few tries with a fresh executor make that near certain for any executor that completes asynchronously.
+        for (int round = 0; round < 5; round++) {
+            TransferExecutor executor = round == 0 ? firstExecutor : executor();
+            CompletableFuture<Void> first = executor.execute(new TransferBatch(src, dst,
+                    pieces(src, dst, size / 2, 64)));
+            executor.execute(new TransferBatch(src, dst,
+                    pieces(src.region().slice(size / 2, size / 2), dst.region().slice(size / 2, size / 2), size / 2,
+                            64)));
+            CountDownLatch returned = new CountDownLatch(1);
+            java.util.concurrent.atomic.AtomicReference<Throwable> thrown = new java.util.concurrent.atomic.AtomicReference<>();
+            java.util.concurrent.atomic.AtomicBoolean onItsThread = new java.util.concurrent.atomic.AtomicBoolean();
+            first.whenComplete((ignored, failure) -> {
+                onItsThread.set(Thread.currentThread() != caller);
+                try {
+                    executor.close();
+                } catch (Throwable t) {
+                    thrown.set(t);
+                } finally {
+                    returned.countDown();
+                }
+            });
+            if (!returned.await(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                fail("close() called from a batch's completion callback did not return within " + TIMEOUT_SECONDS
+                        + " s: a callback runs on the executor's own thread, so a close that waits for that thread"
+                        + " to finish waits for itself; close from one of its own threads must not wait for it");
+            }
+            if (thrown.get() != null) {
+                fail("close() called from a batch's completion callback threw " + thrown.get(), thrown.get());
+            }
+            // What becomes of the second batch, queued behind the first, is rule 2.9's business.
+            assertThrows(IllegalStateException.class, () -> executor.execute(new TransferBatch(src, dst, List.of())),
+                    "execute after a close from a completion callback must throw IllegalStateException");
+            if (onItsThread.get()) {
+                return;
+            }
+        }
+        assumeTrue(false, "the executor completed every batch before execute() returned, so no completion callback"
+                + " ran on its own thread; there was nothing to close from there");
+    }
+
     /** {@code count} pairs covering both storages' first {@code size} bytes in order. */
     private static List<RegionPair> pieces(Storage src, Storage dst, int size, int count) {
+        return pieces(src.region(), dst.region(), size, count);
+    }
+
+    /** {@code count} pairs covering the first {@code size} bytes of two regions, in order. */
+    private static List<RegionPair> pieces(MemoryRegion from, MemoryRegion to, int size, int count) {
         int piece = size / count;
         List<RegionPair> pairs = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
-            pairs.add(new RegionPair(src.region().slice((long) i * piece, piece),
-                    dst.region().slice((long) i * piece, piece)));
+            pairs.add(new RegionPair(from.slice((long) i * piece, piece), to.slice((long) i * piece, piece)));
         }
         return pairs;
     }

@@ -113,10 +113,10 @@ class KitSelfTest {
         TckRunner.printTable(results, new PrintStream(bytes, true, StandardCharsets.UTF_8));
         String table = bytes.toString(StandardCharsets.UTF_8);
         assertThat(table).contains("broken-short-copy | required_2_1_copiesExactlyTheBytesAskedAndNothingElse",
-                "FAILED: destination byte", "| passed", "kvbm-tck: 7 passed, 3 failed, 0 skipped");
+                "FAILED: destination byte", "| passed", "kvbm-tck: 8 passed, 3 failed, 0 skipped");
         Path xml = TckRunner.writeReport(results, dir);
         String report = Files.readString(xml);
-        assertThat(report).contains("<testsuite name=\"broken-short-copy\" tests=\"10\" failures=\"3\" skipped=\"0\"",
+        assertThat(report).contains("<testsuite name=\"broken-short-copy\" tests=\"11\" failures=\"3\" skipped=\"0\"",
                 "<testcase classname=\"broken-short-copy\" name=\"required_2_4_overlappingDestinationsAreRejected\"",
                 "<failure message=\"destination byte");
     }
@@ -159,6 +159,12 @@ class KitSelfTest {
     }
 
     @Test
+    void providerThatLetsOutOfMemoryEscapeFailsRule_1_15OnBothPaths() {
+        assertFailsOnlyOnBothPaths(Verifications.OomLeakingStorage.class, TestDoubles.StorageDefect.OOM_ESCAPES,
+                "required_1_15_anAllocationThatCannotBeHadFailsCleanly", "threw java.lang.OutOfMemoryError");
+    }
+
+    @Test
     void executorWhoseCloseDropsQueuedBatchesFailsRule_2_9OnBothPaths() {
         assertFailsOnlyOnBothPaths(Verifications.QueueDroppingExecutor.class,
                 TestDoubles.ExecutorDefect.CLOSE_DROPS_QUEUED, "required_2_9_closeCompletesOrFailsEveryAcceptedBatch",
@@ -169,6 +175,13 @@ class KitSelfTest {
     void executorThatCopiesWithoutLeasesFailsRule_2_10OnBothPaths() {
         assertFailsOnlyOnBothPaths(Verifications.LeaselessExecutor.class, TestDoubles.ExecutorDefect.NO_LEASES,
                 "required_2_10_aCopyLeasesBothStoragesForItsWholeLength", "without leasing it (Storage.acquire())");
+    }
+
+    @Test
+    void executorWhoseCloseWaitsForItsOwnThreadFailsRule_2_11() {
+        // One path only: the rule waits its full timeout (60 s) for the close that never returns.
+        assertFailsOnly(Verifications.SelfWaitingExecutor.class,
+                "required_2_11_closingTheExecutorFromACompletionCallbackReturns", "waits for itself");
     }
 
     @Test

@@ -81,7 +81,23 @@ final class TestDoubles {
         /** Says it is available but every allocation throws (rule 1.14). */
         CANNOT_ALLOCATE,
         /** Allocates a vendor kind of another vendor because it compares kind.type() only (rule 1.9). */
-        CHECKS_TYPE_ONLY
+        CHECKS_TYPE_ONLY,
+        /** Lets the arena's OutOfMemoryError out of an allocation that cannot be had, arena left open (rule 1.15). */
+        OOM_ESCAPES
+    }
+
+    /**
+     * {@code size} bytes from {@code arena}, or a {@link dev.kvbm.api.KvbmException} (the arena closed) when the
+     * memory cannot be had: what a provider does with a size no machine has.
+     */
+    static MemorySegment allocateOrRefuse(Arena arena, long size, long alignment, String what) {
+        try {
+            return arena.allocate(size, alignment);
+        } catch (OutOfMemoryError | IllegalArgumentException e) {
+            arena.close();
+            throw new dev.kvbm.api.KvbmException(what + ": could not allocate " + size + " bytes: " + e.getMessage(),
+                    e);
+        }
     }
 
     /** Host memory in a shared arena per allocation (or from a pool). A defect breaks it on purpose. */
@@ -149,12 +165,14 @@ final class TestDoubles {
                 segment = pool().asSlice(slot * POOL_SLOT, size).reinterpret(arena, null);
                 release = () -> used[slot] = false;
             } else if (defect == StorageDefect.IGNORES_ALIGNMENT) {
-                segment = arena.allocate(size + 1, 16).asSlice(1, size);
+                segment = allocateOrRefuse(arena, size + 1, 16, "test-arena").asSlice(1, size);
             } else if (defect == StorageDefect.IGNORES_ALIGNMENT_ABOVE_4096 && alignment > 4096) {
-                MemorySegment wide = arena.allocate(size + 4096, 4096);
+                MemorySegment wide = allocateOrRefuse(arena, size + 4096, 4096, "test-arena");
                 segment = wide.asSlice(wide.address() % alignment == 0 ? 4096 : 0, size);
-            } else {
+            } else if (defect == StorageDefect.OOM_ESCAPES) {
                 segment = arena.allocate(size, alignment);
+            } else {
+                segment = allocateOrRefuse(arena, size, alignment, "test-arena");
             }
             if (defect == StorageDefect.NOT_ZEROED) {
                 segment.fill((byte) 0x5a); // what an allocator reusing freed memory unzeroed leaves
@@ -307,7 +325,9 @@ final class TestDoubles {
         public FileStorage allocate(StorageKind kind, long size, long alignment) {
             StorageProvider.checkAllocation(name(), kind, supports(kind), size, alignment);
             Arena arena = Arena.ofShared();
-            MemorySegment file = arena.allocate((size + UNIT - 1) / UNIT * UNIT, UNIT);
+            long units = size / UNIT + (size % UNIT == 0 ? 0 : 1);
+            MemorySegment file = allocateOrRefuse(arena, units > Long.MAX_VALUE / UNIT ? -1 : units * UNIT, UNIT,
+                    "test-unit-file");
             bytes.addAndGet(size);
             count.incrementAndGet();
             Object unitLock = new Object();
@@ -426,7 +446,9 @@ final class TestDoubles {
         /** close() stops its thread at once and drops the batches queued behind it (rule 2.9). */
         CLOSE_DROPS_QUEUED,
         /** Copies without leasing either storage (rule 2.10). */
-        NO_LEASES
+        NO_LEASES,
+        /** close() waits for its own thread to finish even when called on that thread, from a callback (2.11). */
+        CLOSE_WAITS_FOR_ITSELF
     }
 
     /**
@@ -467,9 +489,11 @@ final class TestDoubles {
 
         @Override
         public TransferExecutor create() {
+            Thread[] worker = new Thread[1];
             java.util.concurrent.ExecutorService thread = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
                 Thread t = new Thread(r, "test-copy");
                 t.setDaemon(true);
+                worker[0] = t;
                 return t;
             });
             return new TransferExecutor() {
@@ -526,8 +550,16 @@ final class TestDoubles {
                         return;
                     }
                     thread.shutdown();
+                    boolean own = Thread.currentThread() == worker[0];
+                    if (own && defect != ExecutorDefect.CLOSE_WAITS_FOR_ITSELF) {
+                        return; // closed from a completion callback: the queued batches still run after it returns
+                    }
                     try {
-                        if (!thread.awaitTermination(5, java.util.concurrent.TimeUnit.MINUTES)) {
+                        // The broken double waits for itself a little longer than the kit's timeout, then gives up.
+                        long minutes = own ? 0 : 5;
+                        long seconds = own ? TransferExecutorVerification.TIMEOUT_SECONDS + 5 : 0;
+                        if (!thread.awaitTermination(minutes * 60 + seconds, java.util.concurrent.TimeUnit.SECONDS)
+                                && !own) {
                             throw new IllegalStateException("test-copy: queued batches did not finish in 5 minutes");
                         }
                     } catch (InterruptedException e) {

@@ -88,6 +88,13 @@ final class Verifications {
         }
     }
 
+    static class OomLeakingStorage extends BrokenStorage {
+        @Override
+        TestDoubles.StorageDefect defect() {
+            return TestDoubles.StorageDefect.OOM_ESCAPES;
+        }
+    }
+
     static class TypeOnlyStorage extends BrokenStorage {
         @Override
         TestDoubles.StorageDefect defect() {
@@ -158,6 +165,13 @@ final class Verifications {
         @Override
         protected TransferExecutorProvider executorProvider() {
             return new TestDoubles.CopyExecutorProvider(TestDoubles.ExecutorDefect.CLOSE_DROPS_QUEUED);
+        }
+    }
+
+    static class SelfWaitingExecutor extends CorrectExecutor {
+        @Override
+        protected TransferExecutorProvider executorProvider() {
+            return new TestDoubles.CopyExecutorProvider(TestDoubles.ExecutorDefect.CLOSE_WAITS_FOR_ITSELF);
         }
     }
 
