@@ -55,7 +55,7 @@ public abstract class StorageVerification {
     /** Storages each thread allocates in rules 1.7 and 1.12. */
     private static final int PER_THREAD = 200;
 
-    /** The probe of rule 1.14, made once per verification class, provider and kind: the provider's smallest allocation, or why it failed. */
+    /** Rule 1.14's probe per verification class, provider and kind: empty when one byte was allocated, else why not. */
     private static final java.util.Map<List<Object>, Optional<String>> PROBES = new java.util.concurrent.ConcurrentHashMap<>();
 
     private StorageCapabilities capabilities() {

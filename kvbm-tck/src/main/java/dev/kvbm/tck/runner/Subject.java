@@ -11,7 +11,7 @@ import java.util.Objects;
  * One thing the runner verifies: a discovered provider, with the kinds and helper providers its verification needs.
  * The verification classes of this package read the subject being run from {@link #current()}.
  *
- * @param label        how the report names it, e.g. {@code system-copy (System -> Disk(0))}
+ * @param label        how the report names it, e.g. {@code system-copy (system-memory System -> system-disk Disk(0))}
  * @param verification the verification class to run
  * @param storage      storage under test, or the source storage of an executor pair
  * @param kind         kind under test, or the source kind
